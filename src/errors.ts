@@ -31,6 +31,7 @@ export const ERRORS = {
   SSE_ERR_BUS_UNAVAILABLE: { status: 200, event: 'unavailable', message: 'the event bus is not connected; retry later' },
   SSE_ERR_DRAINING: { status: 200, event: 'unavailable', message: 'this instance is shutting down; reconnect' },
   SSE_ERR_CONFIG: { status: 500, message: 'invalid configuration: %s' },
+  SSE_ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, ErrorDef>
 
 export type ErrorCode = keyof typeof ERRORS

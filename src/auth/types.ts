@@ -15,6 +15,8 @@ export interface Principal {
   expiresAt?: number
   /** Strategy-specific fields (Django session data, introspection body) usable as `{placeholders}` in rules. */
   data?: Record<string, unknown>
+  /** Development mode (no authentication): no per-user connection cap applies. */
+  anonymous?: boolean
 }
 
 /** What a strategy sees of a request: no Fastify types, so the core stays framework-free. */

@@ -1,0 +1,187 @@
+/**
+ * The `/events` plugin: Fastify wiring around the framework-free core in src/.
+ *
+ *   GET  /events?topic=…[&topic=…][&envelope=1][&lastEventId=…]   one SSE stream for every topic
+ *   GET  /events/cursor                                           the current cursor, for gap-free page renders
+ *   POST /events/publish                                          publish over HTTP (when a token is configured)
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import fastifyCookie from '@fastify/cookie'
+import type { Bus } from '../src/bus/types.js'
+import { MemoryBus } from '../src/bus/memory.js'
+import type { Authenticate, Authorize, Principal, AuthRequest } from '../src/auth/types.js'
+import { GatewayError, isGatewayError } from '../src/errors.js'
+import { Gateway } from '../src/gateway.js'
+import { resolveOptions, type GatewayOptions } from '../src/options.js'
+import { bearerMatches, isTruthyFlag, parsePublishBody, parseTopics, pickLastEventId } from '../src/request.js'
+
+export interface OriginVerdict {
+  ok: boolean
+  /** The rejected origin, for the error message. */
+  origin?: string
+  /** Response headers to add (CORS for an allowed cross-origin request). */
+  headers?: Record<string, string>
+}
+
+export interface SseEventsOptions extends Partial<GatewayOptions> {
+  /** The bus to relay; default: a new embedded MemoryBus with `history` limits. Closed on shutdown only if created here. */
+  bus?: Bus
+  /** Route prefix; default `/events`. */
+  path?: string
+  /** Request → principal (or null → 401). Default: everyone is an anonymous principal (development only, warned). */
+  authenticate?: Authenticate
+  /** First forbidden topic, or undefined. Default: allow all. */
+  authorize?: Authorize
+  /** Checked before any cookie work, dashboard call or bus work. */
+  checkOrigin?: (req: AuthRequest) => OriginVerdict
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The gateway core behind `/events`: bus, hub, open streams, stats. */
+    sseGateway: Gateway
+  }
+  interface FastifyRequest {
+    /** The principal of an authenticated `/events` request (null until authenticated). */
+    ssePrincipal: Principal | null
+  }
+}
+
+const ANONYMOUS: Principal = Object.freeze({ user: 'anonymous', anonymous: true }) as Principal
+const allowAll: Authorize = () => undefined
+
+async function sseEvents (fastify: FastifyInstance, opts: SseEventsOptions): Promise<void> {
+  const options = resolveOptions(opts)
+  const path = opts.path ?? '/events'
+  const ownsBus = opts.bus === undefined
+  const bus = opts.bus ?? new MemoryBus({ history: options.history })
+  const gateway = new Gateway(bus, options)
+  const authorize = opts.authorize ?? allowAll
+  let authenticate = opts.authenticate
+  if (authenticate === undefined) {
+    fastify.log.warn('sse-gateway: no authentication configured; every request is allowed (development only)')
+    authenticate = async () => ANONYMOUS
+  }
+
+  if (!fastify.hasPlugin('@fastify/cookie')) await fastify.register(fastifyCookie)
+  fastify.decorate('sseGateway', gateway)
+  fastify.decorateRequest('ssePrincipal', null)
+  await gateway.start()
+
+  /** Origin, then authentication, then authorization: each before any bus work. Replies and returns null on denial. */
+  async function admit (request: FastifyRequest, reply: FastifyReply, topics?: readonly string[]):
+  Promise<{ principal: Principal, headers?: Record<string, string> } | null> {
+    const authReq: AuthRequest = { cookies: request.cookies ?? {}, headers: request.headers }
+    const verdict = opts.checkOrigin?.(authReq)
+    if (verdict !== undefined && !verdict.ok) {
+      sendError(reply, new GatewayError('SSE_ERR_ORIGIN_FORBIDDEN', [verdict.origin ?? 'null']))
+      return null
+    }
+    let principal: Principal | null
+    try {
+      principal = await authenticate!(authReq)
+    } catch (err) {
+      if (isGatewayError(err) && err.code === 'SSE_ERR_AUTH_UNAVAILABLE') throw err
+      request.log.error({ err }, 'authentication failed')
+      throw new GatewayError('SSE_ERR_AUTH_UNAVAILABLE', [], { cause: err })
+    }
+    if (principal === null) {
+      sendError(reply, new GatewayError('SSE_ERR_AUTH_REQUIRED'), verdict?.headers)
+      return null
+    }
+    request.ssePrincipal = principal
+    if (topics !== undefined) {
+      const denied = authorize(principal, topics)
+      if (denied !== undefined) {
+        sendError(reply, new GatewayError('SSE_ERR_TOPIC_FORBIDDEN', [JSON.stringify(denied)]), verdict?.headers)
+        return null
+      }
+    }
+    return { principal, headers: verdict?.headers }
+  }
+
+  fastify.get(path, async (request, reply) => {
+    const query = request.query as Record<string, unknown>
+    let topics: string[]
+    try {
+      topics = parseTopics(query.topic, options.maxTopics, options.subject)
+    } catch (err) {
+      return sendError(reply, err as GatewayError)
+    }
+    let admitted: Awaited<ReturnType<typeof admit>>
+    try {
+      admitted = await admit(request, reply, topics)
+    } catch (err) {
+      if (!isGatewayError(err) || err.code !== 'SSE_ERR_AUTH_UNAVAILABLE') throw err
+      reply.hijack()
+      gateway.rejectStream(request.raw.socket, err.code)
+      return
+    }
+    if (admitted === null) return reply
+    reply.hijack()
+    const problem = gateway.admissionProblem(admitted.principal)
+    if (problem !== undefined) {
+      gateway.rejectStream(request.raw.socket, problem, admitted.headers)
+      return
+    }
+    await gateway.openStream(request.raw.socket, {
+      topics,
+      principal: admitted.principal,
+      envelope: isTruthyFlag(query.envelope),
+      lastEventId: pickLastEventId(request.headers['last-event-id'], query.lastEventId),
+      headers: admitted.headers
+    })
+  })
+
+  fastify.get(`${path}/cursor`, async (request, reply) => {
+    const admitted = await admit(request, reply).catch(err => { sendError(reply, err); return null })
+    if (admitted === null) return reply
+    if (admitted.headers !== undefined) reply.headers(admitted.headers)
+    return { cursor: bus.cursor() }
+  })
+
+  fastify.post(`${path}/publish`, {
+    bodyLimit: options.publishBodyLimit,
+    errorHandler (err, _request, reply) {
+      // Fastify's own body errors, reshaped into the gateway's error body.
+      const status = (err as { statusCode?: number }).statusCode
+      if (status === 413) return sendError(reply, new GatewayError('SSE_ERR_PUBLISH_TOO_LARGE', [options.publishBodyLimit]))
+      if (status !== undefined && status >= 400 && status < 500) {
+        return sendError(reply, new GatewayError('SSE_ERR_PUBLISH_INVALID', [err.message]))
+      }
+      return sendError(reply, err)
+    }
+  }, async (request, reply) => {
+    if (options.publishToken === undefined) return sendError(reply, new GatewayError('SSE_ERR_PUBLISH_DISABLED'))
+    if (!bearerMatches(request.headers.authorization, options.publishToken)) {
+      return sendError(reply, new GatewayError('SSE_ERR_PUBLISH_UNAUTHORIZED'))
+    }
+    let msg
+    try {
+      msg = parsePublishBody(request.body, options.subject)
+    } catch (err) {
+      return sendError(reply, err as GatewayError)
+    }
+    try {
+      const ack = await bus.publish(msg)
+      return { id: ack.id ?? null, duplicate: ack.duplicate === true }
+    } catch (err) {
+      request.log.warn({ err }, 'publish failed')
+      return sendError(reply, new GatewayError('SSE_ERR_PUBLISH_FAILED', [(err as Error).message]))
+    }
+  })
+
+  // Streams never end by themselves: end them before the server waits for its connections to close.
+  fastify.addHook('preClose', async () => { gateway.close() })
+  fastify.addHook('onClose', async () => { if (ownsBus) await bus.close() })
+}
+
+function sendError (reply: FastifyReply, err: unknown, headers?: Record<string, string>): FastifyReply {
+  const e = isGatewayError(err) ? err : new GatewayError('SSE_ERR_INTERNAL', [], { cause: err })
+  if (headers !== undefined) reply.headers(headers)
+  return reply.code(e.statusCode).type('application/json; charset=utf-8').send(e.toJSON())
+}
+
+export const sseEventsPlugin = fp(sseEvents, { fastify: '5.x', name: 'sse-gateway-events' })
+export default sseEventsPlugin

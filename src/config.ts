@@ -1,0 +1,80 @@
+/**
+ * The standalone server's configuration: `SSE_*` environment variables read once, validated, turned into options.
+ * Every variable is documented in README.md ("Configuration"); a bad value throws SSE_ERR_CONFIG naming it.
+ */
+import { randomBytes } from 'node:crypto'
+import { GatewayError } from './errors.js'
+import { defaultOptions, type GatewayOptions } from './options.js'
+
+export interface ServerConfig {
+  host: string
+  port: number
+  logLevel: string
+  /** True when the publish token was generated (printed at start-up so a person can use it). */
+  generatedToken: boolean
+  options: GatewayOptions
+}
+
+type Env = Record<string, string | undefined>
+
+export function intFromEnv (env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return fallback
+  if (!/^\s*\d+\s*$/.test(raw)) throw new GatewayError('SSE_ERR_CONFIG', [`${name} must be a whole number, got ${JSON.stringify(raw)}`])
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new GatewayError('SSE_ERR_CONFIG', [`${name} must be between ${min} and ${max}, got ${raw.trim()}`])
+  return n
+}
+
+export function stringFromEnv (env: Env, name: string): string | undefined {
+  const raw = env[name]
+  return raw === undefined || raw === '' ? undefined : raw
+}
+
+export function listFromEnv (env: Env, name: string): string[] | undefined {
+  const raw = stringFromEnv(env, name)
+  if (raw === undefined) return undefined
+  return raw.split(',').map(s => s.trim()).filter(s => s !== '')
+}
+
+export function configFromEnv (env: Env = process.env): ServerConfig {
+  const d = defaultOptions()
+  const host = stringFromEnv(env, 'SSE_HOST') ?? '127.0.0.1'
+  const port = intFromEnv(env, 'SSE_PORT', 8080, 0, 65535)
+  const logLevel = stringFromEnv(env, 'SSE_LOG_LEVEL') ?? 'info'
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new GatewayError('SSE_ERR_CONFIG', [`SSE_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got ${JSON.stringify(logLevel)}`])
+  }
+  let publishToken = stringFromEnv(env, 'SSE_PUBLISH_TOKEN')
+  let generatedToken = false
+  if (publishToken !== undefined && publishToken.length < 16) {
+    throw new GatewayError('SSE_ERR_CONFIG', ['SSE_PUBLISH_TOKEN must be at least 16 characters'])
+  }
+  // The embedded default has no other way in: generate a token so `npm start` + curl shows the whole loop.
+  if (publishToken === undefined && stringFromEnv(env, 'SSE_NATS_URL') === undefined) {
+    publishToken = randomBytes(18).toString('base64url')
+    generatedToken = true
+  }
+  const options: GatewayOptions = {
+    heartbeatMs: intFromEnv(env, 'SSE_HEARTBEAT_MS', d.heartbeatMs, 100),
+    retryMs: intFromEnv(env, 'SSE_RETRY_MS', d.retryMs, 0, 3_600_000),
+    busyRetryMs: intFromEnv(env, 'SSE_BUSY_RETRY_MS', d.busyRetryMs, 0, 3_600_000),
+    maxTopics: intFromEnv(env, 'SSE_MAX_TOPICS', d.maxTopics, 1, 1024),
+    subject: {
+      maxLength: intFromEnv(env, 'SSE_MAX_SUBJECT_LENGTH', d.subject.maxLength, 1, 4096),
+      maxTokens: intFromEnv(env, 'SSE_MAX_SUBJECT_TOKENS', d.subject.maxTokens, 1, 256)
+    },
+    maxQueueBytes: intFromEnv(env, 'SSE_MAX_QUEUE_BYTES', d.maxQueueBytes, 1024),
+    maxConnections: intFromEnv(env, 'SSE_MAX_CONNECTIONS', d.maxConnections, 1),
+    maxConnectionsPerUser: intFromEnv(env, 'SSE_MAX_CONNECTIONS_PER_USER', d.maxConnectionsPerUser, 1),
+    maxStreamAgeMs: intFromEnv(env, 'SSE_MAX_STREAM_AGE_MS', d.maxStreamAgeMs, 0),
+    replayLimit: intFromEnv(env, 'SSE_REPLAY_LIMIT', d.replayLimit, 0),
+    history: {
+      maxEvents: intFromEnv(env, 'SSE_HISTORY_SIZE', d.history.maxEvents, 0),
+      maxBytes: intFromEnv(env, 'SSE_HISTORY_BYTES', d.history.maxBytes, 0)
+    },
+    publishBodyLimit: intFromEnv(env, 'SSE_PUBLISH_BODY_LIMIT', d.publishBodyLimit, 64, 64 * 1024 * 1024),
+    publishToken
+  }
+  return { host, port, logLevel, generatedToken, options }
+}

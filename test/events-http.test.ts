@@ -8,7 +8,7 @@ import { rawGet, recordingClient, startGateway, type TestGateway } from './helpe
 const cleanups: Array<() => unknown> = []
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
 
-async function gateway (opts = {}): Promise<TestGateway> {
+async function gateway (opts: Parameters<typeof startGateway>[0] = {}): Promise<TestGateway> {
   const g = await startGateway(opts)
   cleanups.push(() => g.close())
   return g

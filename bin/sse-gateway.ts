@@ -31,7 +31,8 @@ export async function buildServer (config: ServerConfig, extra: Partial<SseGatew
     // Slowloris: a client must finish its request head within this time.
     connectionTimeout: 0,
     requestTimeout: 0,
-    return503OnClosing: true
+    // During shutdown a new stream must get the retry-later answer (200 + `unavailable`), never a 503 that stops EventSource.
+    return503OnClosing: false
   })
   await app.register(sseGatewayPlugin, { ...config.options, ...extra })
   await app.register(demoPagePlugin)

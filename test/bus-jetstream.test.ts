@@ -1,0 +1,292 @@
+/**
+ * JetStream bus against real nats-server processes: the conformance suite, ids equal to stream sequences on
+ * every instance, 0 lost across a server restart, purge / recreate → reset, replay speed, headers, and an R3
+ * cluster losing a node mid-stream.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect, headers, type JetStreamManager, type NatsConnection } from 'nats'
+import { JetStreamBus, epochFromCreated, parseAckSubject, type JetStreamOptions } from '../src/bus/jetstream.js'
+import type { BusEvent, BusStatus } from '../src/bus/types.js'
+import { parseEventId } from '../src/bus/types.js'
+import { isGatewayError } from '../src/errors.js'
+import { runBusSuite } from './bus.case.js'
+import { NatsServer, natsAvailable, startCluster } from './helpers/nats-server.js'
+import { quietLogger, waitUntil } from './helpers/wait.js'
+
+const enabled = natsAvailable()
+
+describe('JetStream id helpers', () => {
+  it('derives the epoch from the creation time, to the nanosecond', () => {
+    const a = epochFromCreated('2026-12-04T19:58:33.123456789Z')
+    expect(a).toMatch(/^[a-z0-9]+$/)
+    expect(epochFromCreated('2026-12-04T19:58:33.123456788Z')).not.toBe(a)
+    expect(epochFromCreated('2026-12-04T19:58:33.123456789Z')).toBe(a)
+    expect(parseEventId(`${a}.5`)).toEqual({ epoch: a, seq: 5 })
+  })
+  it('parses v1 and v2 ack subjects', () => {
+    expect(parseAckSubject('$JS.ACK.S.C.1.42.7.1700000000.3')).toEqual({ sseq: 42, dseq: 7, pending: 3 })
+    expect(parseAckSubject('$JS.ACK.dom.hash.S.C.1.42.7.1700000000.3.tok')).toEqual({ sseq: 42, dseq: 7, pending: 3 })
+    expect(parseAckSubject('_INBOX.x')).toBeUndefined()
+  })
+})
+
+describe.skipIf(!enabled)('JetStream bus', () => {
+  let server: NatsServer
+  let nc: NatsConnection
+  let jsm: JetStreamManager
+  beforeAll(async () => {
+    server = await NatsServer.start()
+    nc = await connect({ servers: server.url })
+    jsm = await nc.jetstreamManager()
+  })
+  afterAll(async () => {
+    await nc?.close()
+    await server?.dispose()
+  })
+
+  const make = (js: Partial<JetStreamOptions> & { stream: string }, url?: string): JetStreamBus =>
+    new JetStreamBus({
+      servers: [url ?? server.url],
+      logger: quietLogger(),
+      reconnectTimeWaitMs: 100,
+      reconnectJitterMs: 100,
+      jetstream: { heartbeatMs: 1000, ...js }
+    })
+
+  async function freshStream (name: string, subjects: string[]): Promise<void> {
+    await jsm.streams.delete(name).catch(() => {})
+    await jsm.streams.add({ name, subjects })
+  }
+
+  describe('conformance', () => {
+    runBusSuite({
+      name: 'jetstream',
+      prefix: 'suite',
+      create: async () => {
+        await freshStream('SUITE', ['suite.>'])
+        return make({ stream: 'SUITE' })
+      }
+    })
+  })
+
+  it('fails to start naming the stream when it is missing, and creates it when told to', async () => {
+    const missing = make({ stream: 'NOPE' })
+    const err = await missing.start({ onEvent () {} }).then(() => undefined, e => e)
+    expect(isGatewayError(err) && err.code).toBe('SSE_ERR_CONFIG')
+    expect(String(err.message)).toContain('"NOPE"')
+    await missing.close()
+
+    const creating = make({ stream: 'MADE', subjects: ['made.>'], create: true, maxMsgs: 100 })
+    await creating.start({ onEvent () {} })
+    const info = await jsm.streams.info('MADE')
+    expect(info.config.subjects).toEqual(['made.>'])
+    expect(info.config.max_msgs).toBe(100)
+    expect(creating.epoch).toBe(epochFromCreated(info.created))
+    await creating.close()
+  })
+
+  it('issues the same ids on two instances, de-duplicates Nats-Msg-Id, reads Sse-Event, skips non-UTF-8', async () => {
+    await freshStream('TWIN', ['twin.>'])
+    const a = make({ stream: 'TWIN' })
+    const b = make({ stream: 'TWIN' })
+    const ga: BusEvent[] = []
+    const gb: BusEvent[] = []
+    await a.start({ onEvent: e => ga.push(e) })
+    await b.start({ onEvent: e => gb.push(e) })
+    try {
+      const ack1 = await a.publish({ subject: 'twin.x', data: 'one', msgId: 'm-1', event: 'ping' })
+      const ack2 = await b.publish({ subject: 'twin.x', data: 'one again', msgId: 'm-1' })
+      expect(ack2).toEqual({ id: ack1.id, duplicate: true })
+      const js = nc.jetstream()
+      const h = headers()
+      h.set('Sse-Event', 'bad name: admin')
+      await js.publish('twin.y', new TextEncoder().encode('two'), { headers: h })
+      await js.publish('twin.y', new Uint8Array([0xff, 0x00, 0xfe]))
+      await js.publish('twin.y', new TextEncoder().encode('three'))
+      await waitUntil(() => ga.length === 3 && gb.length === 3)
+      expect(ga.map(e => [e.id, e.data, e.event])).toEqual(gb.map(e => [e.id, e.data, e.event]))
+      expect(ga.map(e => e.seq)).toEqual([1, 2, 4])
+      expect(ga[0].event).toBe('ping')
+      expect(ga[1].event).toBeUndefined()
+      expect(a.health().detail?.invalidPayloads).toBe(1)
+      // Replay on the other instance from an id issued by the first.
+      const r = await b.replay(ga[0].id, ['twin.>'], { limit: 10 })
+      expect(r.kind === 'events' && r.events.map(e => e.id)).toEqual([ga[1].id, ga[2].id])
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('replays 10,000 events well under 500 ms, and bounds a replay by limit and scan', async () => {
+    await freshStream('BIG', ['big.>'])
+    const bus = make({ stream: 'BIG', replayMaxScan: 20_000 })
+    await bus.start({ onEvent () {} })
+    try {
+      const start = bus.cursor()
+      const js = nc.jetstream()
+      const payload = new TextEncoder().encode(JSON.stringify({ n: 1, text: 'x'.repeat(100) }))
+      const acks = []
+      for (let i = 0; i < 10_000; i++) acks.push(js.publish(i % 2 === 0 ? 'big.even' : 'big.odd', payload))
+      await Promise.all(acks)
+      await bus.replay(start, ['big.>'], { limit: 10 }) // warm-up
+      const timings: number[] = []
+      for (let round = 0; round < 3; round++) {
+        const t0 = performance.now()
+        const r = await bus.replay(start, ['big.>'], { limit: 10_000 })
+        timings.push(performance.now() - t0)
+        expect(r.kind === 'events' && r.events.length).toBe(10_000)
+      }
+      const t1 = performance.now()
+      const two = await bus.replay(start, ['big.even', 'big.odd'], { limit: 10_000 })
+      const multi = performance.now() - t1
+      expect(two.kind === 'events' && two.events.length).toBe(10_000)
+      console.log(`[measure] JetStream replay of 10,000 events (nats-server 2.9.10): single topic ${timings.map(t => t.toFixed(0)).join('/')} ms, two topics ${multi.toFixed(0)} ms`)
+      expect(Math.min(...timings)).toBeLessThan(500)
+      const odd = await bus.replay(start, ['big.odd'], { limit: 5000 })
+      expect(odd.kind === 'events' && odd.events.every(e => e.subject === 'big.odd') && odd.events.length).toBe(5000)
+      const tooMany = await bus.replay(start, ['big.odd'], { limit: 4999 })
+      expect(tooMany.kind === 'reset' && tooMany.reason).toBe('too_many')
+      const tooManyMulti = await bus.replay(start, ['big.odd', 'big.even'], { limit: 100 })
+      expect(tooManyMulti.kind === 'reset' && tooManyMulti.reason).toBe('too_many')
+      const small = make({ stream: 'BIG', replayMaxScan: 1000 })
+      await small.start({ onEvent () {} })
+      const scan = await small.replay(start, ['big.odd', 'nothing.here'], { limit: 100_000 })
+      expect(scan.kind === 'reset' && scan.reason).toBe('too_many')
+      await small.close()
+    } finally {
+      await bus.close()
+    }
+  })
+
+  it('answers reset truncated after a purge and epoch after the stream is recreated; live delivery continues', async () => {
+    await freshStream('PURGE', ['purge.>'])
+    const bus = make({ stream: 'PURGE' })
+    const got: BusEvent[] = []
+    const statuses: BusStatus[] = []
+    await bus.start({ onEvent: e => got.push(e), onStatus: s => statuses.push(s) })
+    try {
+      for (let i = 0; i < 5; i++) await bus.publish({ subject: 'purge.a', data: String(i) })
+      await waitUntil(() => got.length === 5)
+      await jsm.streams.purge('PURGE')
+      const old = await bus.replay(got[1].id, ['purge.a'], { limit: 10 })
+      expect(old.kind === 'reset' && old.reason).toBe('truncated')
+      const atHead = await bus.replay(got[4].id, ['purge.a'], { limit: 10 })
+      expect(atHead.kind === 'events' && atHead.events.length).toBe(0)
+      await bus.publish({ subject: 'purge.a', data: 'after purge' })
+      await waitUntil(() => got.length === 6)
+      expect(got[5].seq).toBe(6)
+
+      const oldEpoch = bus.epoch
+      await jsm.streams.delete('PURGE')
+      await jsm.streams.add({ name: 'PURGE', subjects: ['purge.>'] })
+      await nc.jetstream().publish('purge.a', new TextEncoder().encode('new generation'))
+      await waitUntil(() => got.length === 7, 15_000, 'delivery from the recreated stream')
+      expect(bus.epoch).not.toBe(oldEpoch)
+      expect(got[6]).toMatchObject({ data: 'new generation', seq: 1 })
+      expect(statuses.some(s => s.type === 'gap')).toBe(true)
+      const stale = await bus.replay(got[5].id, ['purge.a'], { limit: 10 })
+      expect(stale.kind === 'reset' && stale.reason).toBe('epoch')
+    } finally {
+      await bus.close()
+    }
+  })
+
+  it('loses nothing and duplicates nothing across a nats-server kill -9 and restart on the same store', async () => {
+    const own = await NatsServer.start()
+    const pubConn = await connect({ servers: own.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+    const ownJsm = await pubConn.jetstreamManager()
+    await ownJsm.streams.add({ name: 'RESTART', subjects: ['rs.>'] })
+    const bus = make({ stream: 'RESTART' }, own.url)
+    const got: BusEvent[] = []
+    await bus.start({ onEvent: e => got.push(e) })
+    const js = pubConn.jetstream({ timeout: 2000 })
+    const publishWithRetry = async (i: number): Promise<void> => {
+      for (let attempt = 0; ; attempt++) {
+        try { await js.publish('rs.x', new TextEncoder().encode(String(i)), { msgID: `rs-${i}` }); return } catch (err) {
+          if (attempt > 100) throw err
+          await new Promise(resolve => setTimeout(resolve, 100))
+        }
+      }
+    }
+    try {
+      for (let i = 0; i < 100; i++) await publishWithRetry(i)
+      await waitUntil(() => got.length >= 50)
+      await own.kill('SIGKILL')
+      await waitUntil(() => !bus.health().ready, 5000, 'readiness to drop')
+      await own.restart()
+      const t0 = Date.now()
+      for (let i = 100; i < 200; i++) await publishWithRetry(i)
+      await waitUntil(() => got.length >= 200, 20_000, '200 events after restart')
+      console.log(`[measure] JetStream resume after kill -9 + restart: all 200 events ${Date.now() - t0} ms after the server came back`)
+      await new Promise(resolve => setTimeout(resolve, 200))
+      expect(got.map(e => e.data)).toEqual(Array.from({ length: 200 }, (_, i) => String(i)))
+      expect(got.map(e => e.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
+      expect(bus.health().ready).toBe(true)
+    } finally {
+      await bus.close()
+      await pubConn.close()
+      await own.dispose()
+    }
+  })
+})
+
+describe.skipIf(!enabled)('JetStream bus on a 3-node cluster (R3 stream)', () => {
+  it('loses nothing when the node the gateway is connected to is killed mid-stream', async () => {
+    const cluster = await startCluster(3)
+    const [n1, n2, n3] = cluster.servers
+    const admin = await connect({ servers: [n2.url, n3.url], maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+    try {
+      const jsm = await admin.jetstreamManager()
+      for (let i = 0; ; i++) {
+        try { await jsm.streams.add({ name: 'R3', subjects: ['r3.>'], num_replicas: 3 }); break } catch (err) {
+          if (i > 50) throw err
+          await new Promise(resolve => setTimeout(resolve, 200))
+        }
+      }
+      // The gateway prefers n1; the publisher talks to n2/n3.
+      const bus = new JetStreamBus({
+        servers: [n1.url, n2.url, n3.url],
+        logger: quietLogger(),
+        reconnectTimeWaitMs: 100,
+        reconnectJitterMs: 100,
+        jetstream: { stream: 'R3', heartbeatMs: 1000 }
+      })
+      const got: BusEvent[] = []
+      await bus.start({ onEvent: e => got.push(e) })
+      const epoch = bus.epoch
+      const js = admin.jetstream({ timeout: 2000 })
+      const publishWithRetry = async (i: number): Promise<void> => {
+        for (let attempt = 0; ; attempt++) {
+          try { await js.publish('r3.x', new TextEncoder().encode(String(i)), { msgID: `r3-${i}` }); return } catch (err) {
+            if (attempt > 100) throw err
+            await new Promise(resolve => setTimeout(resolve, 100))
+          }
+        }
+      }
+      try {
+        const connectedTo = (bus.health().detail?.server as string | undefined) ?? ''
+        for (let i = 0; i < 100; i++) await publishWithRetry(i)
+        await waitUntil(() => got.length >= 100)
+        const victim = cluster.servers.find(s => connectedTo.includes(String(s.port))) ?? n1
+        await victim.kill('SIGKILL')
+        const t0 = Date.now()
+        for (let i = 100; i < 300; i++) await publishWithRetry(i)
+        console.log(`[measure] R3 cluster: publishing 200 events after the kill took ${Date.now() - t0} ms`)
+        await waitUntil(() => got.length >= 300, 30_000, '300 events after a node was killed')
+        console.log(`[measure] R3 cluster, gateway's node killed: all events delivered ${Date.now() - t0} ms after the kill`)
+        await new Promise(resolve => setTimeout(resolve, 300))
+        expect(got.map(e => e.data)).toEqual(Array.from({ length: 300 }, (_, i) => String(i)))
+        expect(got.map(e => e.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1))
+        expect(bus.epoch).toBe(epoch)
+        const r = await bus.replay(got[99].id, ['r3.>'], { limit: 1000 })
+        expect(r.kind === 'events' && r.events.map(e => e.data)).toEqual(Array.from({ length: 200 }, (_, i) => String(i + 100)))
+      } finally {
+        await bus.close()
+      }
+    } finally {
+      await admin.close()
+      await cluster.dispose()
+    }
+  }, 90_000)
+})

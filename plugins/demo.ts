@@ -1,5 +1,6 @@
 /**
- * A small demo page at `/`: opens an EventSource on the topics in its URL and shows events live.
+ * A small demo page at `/`: subscribes to the topics in its URL with the browser client (/events/client.js) and shows
+ * events live.
  * Registered by the standalone server only; a dashboard embeds the client instead.
  */
 import type { FastifyInstance } from 'fastify'
@@ -18,13 +19,15 @@ const params = new URLSearchParams(location.search)
 const topics = params.getAll('topic').length ? params.getAll('topic') : ['demo.>']
 document.getElementById('topics').textContent = topics.join(', ')
 const log = (text, cls) => { const d = document.createElement('div'); d.textContent = text; if (cls) d.className = cls; document.getElementById('log').prepend(d) }
-const q = new URLSearchParams(); topics.forEach(t => q.append('topic', t)); q.set('envelope', '1')
-const es = new EventSource('events?' + q)
-es.onopen = () => log('connected', 'status')
-es.onerror = () => log('disconnected; the browser reconnects with Last-Event-ID', 'status')
-es.onmessage = e => { const m = JSON.parse(e.data); log(e.lastEventId + '  ' + m.subject + '  ' + JSON.stringify(m.data)) }
-es.addEventListener('reset', e => log('reset: ' + e.data + ' (a real page would refetch its state here)', 'reset'))
-for (const t of ['busy', 'unavailable', 'unauthorized']) es.addEventListener(t, e => log(t + ': ' + e.data, 'status'))
+// The browser client shares one stream among this browser's tabs and falls back to long-poll behind a buffering proxy.
+const { subscribe } = await import(new URL('events/client.js', location.href))
+subscribe(topics, {
+  url: new URL('events', location.href).pathname,
+  onEvent: ev => log(ev.id + '  ' + ev.subject + (ev.event ? ' (' + ev.event + ')' : '') + '  ' + JSON.stringify(ev.data)),
+  onReset: d => log('reset: ' + JSON.stringify(d) + ' (a real page would refetch its state here)', 'reset'),
+  onUnauthorized: () => log('session ended', 'status'),
+  onStatus: s => log(s.state + ' (' + s.transport + ', ' + s.role + (s.reason ? ', ' + s.reason : '') + ')', 'status'),
+})
 </script></body></html>`
 
 async function demoPage (fastify: FastifyInstance): Promise<void> {

@@ -41,6 +41,13 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The gateway core behind `/events`: bus, hub, open streams, stats. */
     sseGateway: Gateway
+    /**
+     * Origin check, authentication and authorization of a gateway request, exactly as `/events` does them (for the
+     * other gateway routes, such as `/events/poll`). Sends the 4xx and resolves null on denial; throws
+     * GatewayError('SSE_ERR_AUTH_UNAVAILABLE') when the session cannot be verified right now.
+     */
+    sseAdmit: (request: FastifyRequest, reply: FastifyReply, topics?: readonly string[]) =>
+    Promise<{ principal: Principal, headers?: Record<string, string> } | null>
   }
   interface FastifyRequest {
     /** The principal of an authenticated `/events` request (null until authenticated). */
@@ -67,6 +74,7 @@ async function sseEvents (fastify: FastifyInstance, opts: SseEventsOptions): Pro
   if (!fastify.hasPlugin('@fastify/cookie')) await fastify.register(fastifyCookie)
   fastify.decorate('sseGateway', gateway)
   fastify.decorateRequest('ssePrincipal', null)
+  fastify.decorate('sseAdmit', admit)
   await gateway.start()
 
   /** Origin, then authentication, then authorization: each before any bus work. Replies and returns null on denial. */
@@ -129,6 +137,7 @@ async function sseEvents (fastify: FastifyInstance, opts: SseEventsOptions): Pro
       topics,
       principal: admitted.principal,
       envelope: isTruthyFlag(query.envelope),
+      ready: isTruthyFlag(query.ready),
       lastEventId: pickLastEventId(request.headers['last-event-id'], query.lastEventId),
       headers: admitted.headers
     })
@@ -177,7 +186,7 @@ async function sseEvents (fastify: FastifyInstance, opts: SseEventsOptions): Pro
   fastify.addHook('onClose', async () => { if (ownsBus) await bus.close() })
 }
 
-function sendError (reply: FastifyReply, err: unknown, headers?: Record<string, string>): FastifyReply {
+export function sendError (reply: FastifyReply, err: unknown, headers?: Record<string, string>): FastifyReply {
   const e = isGatewayError(err) ? err : new GatewayError('SSE_ERR_INTERNAL', [], { cause: err })
   if (headers !== undefined) reply.headers(headers)
   return reply.code(e.statusCode).type('application/json; charset=utf-8').send(e.toJSON())

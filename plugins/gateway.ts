@@ -5,11 +5,21 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { sseEventsPlugin, type SseEventsOptions } from './events.js'
+import { ssePollPlugin } from './poll.js'
+import { sseGatewayClientPlugin, type ClientPluginOptions } from './client.js'
 
-export type SseGatewayOptions = SseEventsOptions
+export interface SseGatewayOptions extends SseEventsOptions {
+  /** Options of the browser client route (`/events/client.js`), or false to not serve it. */
+  client?: ClientPluginOptions | false
+}
 
 async function sseGateway (fastify: FastifyInstance, opts: SseGatewayOptions): Promise<void> {
-  await fastify.register(sseEventsPlugin, opts)
+  const { client, ...events } = opts
+  await fastify.register(sseEventsPlugin, events)
+  await fastify.register(ssePollPlugin, { path: opts.path })
+  if (client !== false) {
+    await fastify.register(sseGatewayClientPlugin, { path: `${opts.path ?? '/events'}/client.js`, ...client })
+  }
 }
 
 export const sseGatewayPlugin = fp(sseGateway, { fastify: '5.x', name: 'sse-gateway' })

@@ -74,6 +74,7 @@ export function configFromEnv (env: Env = process.env): ServerConfig {
       maxBytes: intFromEnv(env, 'SSE_HISTORY_BYTES', d.history.maxBytes, 0)
     },
     publishBodyLimit: intFromEnv(env, 'SSE_PUBLISH_BODY_LIMIT', d.publishBodyLimit, 64, 64 * 1024 * 1024),
+    maxPollTimeoutS: intFromEnv(env, 'SSE_POLL_MAX_TIMEOUT_S', d.maxPollTimeoutS, 0, 3600),
     publishToken
   }
   return { host, port, logLevel, generatedToken, options }

@@ -20,6 +20,7 @@ export const ERRORS = {
   SSE_ERR_AUTH_REQUIRED: { status: 401, message: 'no valid session' },
   SSE_ERR_AUTH_UNAVAILABLE: { status: 200, event: 'unavailable', message: 'the session could not be verified right now; retry later' },
   SSE_ERR_AUTH_EXPIRED: { status: 200, event: 'unauthorized', message: 'the session has ended' },
+  SSE_ERR_POLL_TIMEOUT_INVALID: { status: 400, message: 'timeout must be a number of seconds, got %s' },
   SSE_ERR_PUBLISH_DISABLED: { status: 404, message: 'publishing over HTTP is disabled (no publish token configured)' },
   SSE_ERR_PUBLISH_UNAUTHORIZED: { status: 401, message: 'missing or wrong publish token' },
   SSE_ERR_PUBLISH_INVALID: { status: 400, message: 'invalid publish body: %s' },

@@ -27,6 +27,12 @@ export interface OpenStreamInit {
   principal?: Principal
   envelope: boolean
   lastEventId?: string
+  /**
+   * Send `event: ready` once replay is written and the stream is live (`?ready=1`). Heartbeats are comments, which
+   * EventSource never shows; this visible first event lets the browser client tell a live stream from one a
+   * buffering proxy holds back, and carries the cursor the stream is live from.
+   */
+  ready?: boolean
   /** Extra response headers (CORS), already validated by the HTTP layer. */
   headers?: Record<string, string>
 }
@@ -86,6 +92,7 @@ export class Gateway implements ConnectionOwner {
       async id => await this.bus.replay(id, init.topics, { limit: this.options.replayLimit }),
       () => this.bus.cursor()
     )
+    if (init.ready === true) conn.enqueue(encodeControl('ready', { cursor: this.bus.cursor() }))
     if (result?.kind === 'reset') this.stats.resets[result.reason] = (this.stats.resets[result.reason] ?? 0) + 1
     else if (result !== undefined) this.stats.replayedEvents += result.events.length
     return conn

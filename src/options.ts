@@ -19,6 +19,7 @@ export const DEFAULT_REPLAY_LIMIT = 10_000
 export const DEFAULT_HISTORY_SIZE = 10_000
 export const DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
 export const DEFAULT_PUBLISH_BODY_LIMIT = 64 * 1024
+export const DEFAULT_MAX_POLL_TIMEOUT_S = 30
 
 export interface GatewayOptions {
   /** Interval of `:` comment lines on every stream, so idle proxies never cut it. */
@@ -39,6 +40,8 @@ export interface GatewayOptions {
   replayLimit: number
   history: HistoryLimits
   publishBodyLimit: number
+  /** Longest wait of one `GET /events/poll` (its `timeout` is capped to this); keep it below the proxy's read timeout. */
+  maxPollTimeoutS: number
   /** Enables `POST /events/publish` with `Authorization: Bearer <token>`. */
   publishToken?: string
 }
@@ -56,7 +59,8 @@ export function defaultOptions (): GatewayOptions {
     maxStreamAgeMs: DEFAULT_MAX_STREAM_AGE_MS,
     replayLimit: DEFAULT_REPLAY_LIMIT,
     history: { maxEvents: DEFAULT_HISTORY_SIZE, maxBytes: DEFAULT_HISTORY_BYTES },
-    publishBodyLimit: DEFAULT_PUBLISH_BODY_LIMIT
+    publishBodyLimit: DEFAULT_PUBLISH_BODY_LIMIT,
+    maxPollTimeoutS: DEFAULT_MAX_POLL_TIMEOUT_S
   }
 }
 
@@ -69,7 +73,7 @@ export function resolveOptions (partial: Partial<GatewayOptions> = {}): GatewayO
     history: { ...base.history, ...stripUndefined(partial.history ?? {}) }
   }
   for (const key of ['heartbeatMs', 'retryMs', 'busyRetryMs', 'maxTopics', 'maxQueueBytes', 'maxConnections',
-    'maxConnectionsPerUser', 'maxStreamAgeMs', 'replayLimit', 'publishBodyLimit'] as const) {
+    'maxConnectionsPerUser', 'maxStreamAgeMs', 'replayLimit', 'publishBodyLimit', 'maxPollTimeoutS'] as const) {
     const v = out[key]
     if (!Number.isFinite(v) || v < 0) throw new TypeError(`invalid option ${key}: ${String(v)}`)
   }

@@ -65,7 +65,7 @@ describe('the sse-gateway binary', () => {
     expect(p.out()).toContain('bus: memory')
     const page = await fetch(`${url}/`)
     expect(page.status).toBe(200)
-    expect(await page.text()).toContain('EventSource')
+    expect(await page.text()).toContain('events/client.js')
     const c = recordingClient(`${url}/events?topic=demo.>`)
     try {
       await c.until(() => c.opens.length > 0)

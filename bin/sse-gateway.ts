@@ -5,8 +5,9 @@
  */
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { configFromEnv, type ServerConfig } from '../src/config.js'
+import { configFromEnv, defaultServerLimits, type ServerConfig } from '../src/config.js'
 import { isGatewayError } from '../src/errors.js'
 import { sseGatewayPlugin, type SseGatewayOptions } from '../plugins/gateway.js'
 import { demoPagePlugin } from '../plugins/demo.js'
@@ -18,6 +19,7 @@ export const LOG_REDACT = [
 ]
 
 export async function buildServer (config: ServerConfig, extra: Partial<SseGatewayOptions> = {}): Promise<FastifyInstance> {
+  const limits = config.server ?? defaultServerLimits()
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -28,13 +30,23 @@ export async function buildServer (config: ServerConfig, extra: Partial<SseGatew
         }
       }
     },
-    // Slowloris: a client must finish its request head within this time.
+    http: {
+      // Larger request heads get 431 before any handler runs (CVE-2018-12121 class).
+      maxHeaderSize: limits.maxHeaderBytes,
+      // Slowloris: a client must finish its request head within headersTimeout. Node checks open connections every
+      // connectionsCheckingInterval (30 s by default, far coarser than the timeout), so check more often.
+      headersTimeout: limits.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4)))
+    },
+    // No idle-socket timeout: a stream is idle between heartbeats by design. requestTimeout bounds receiving the
+    // request (head and body), not the response, so it leaves open streams alone.
     connectionTimeout: 0,
-    requestTimeout: 0,
-    // During shutdown a new stream must get the retry-later answer (200 + `unavailable`), never a 503 that stops EventSource.
+    requestTimeout: limits.requestTimeoutMs,
+    // While closing, a stream request must still get the gateway's 200 + `retry:` + `unavailable` answer
+    // (SSE_ERR_DRAINING): a 503 would stop a browser's EventSource for good.
     return503OnClosing: false
   })
-  await app.register(sseGatewayPlugin, { ...config.options, ...extra })
+  await app.register(sseGatewayPlugin, { ...config.options, ...(limits.metrics ? {} : { metrics: false }), ...extra })
   await app.register(demoPagePlugin)
   return app
 }
@@ -56,15 +68,27 @@ async function main (): Promise<void> {
       `try: open ${url}/ and run\n  curl -H 'Authorization: Bearer ${config.options.publishToken}' -H 'Content-Type: application/json' ` +
       `-d '{"subject":"demo.hello","data":{"msg":"hi"}}' ${url}/events/publish\n`)
   }
-  let closing = false
-  const shutdown = (signal: string): void => {
-    if (closing) return
-    closing = true
-    app.log.info({ signal }, 'shutting down')
-    app.close().then(() => process.exit(0), () => process.exit(1))
-  }
-  process.on('SIGTERM', () => shutdown('SIGTERM'))
-  process.on('SIGINT', () => shutdown('SIGINT'))
+  installShutdown(app, config.server ?? defaultServerLimits())
+}
+
+/**
+ * SIGTERM/SIGINT (and uncaught errors): readiness fails at once and new streams get the retry-later answer
+ * (`drain()` sets the flag first), open streams are closed in batches over `drainMs` with a jittered `retry:`,
+ * then Fastify closes (remaining sockets ended, stragglers destroyed after closeGraceMs, the bus drained and closed).
+ * close-with-grace exits with 1 if all that outlives `shutdownTimeoutMs`, and at once on a second signal.
+ */
+function installShutdown (app: FastifyInstance, limits: { drainMs: number, shutdownTimeoutMs: number }): void {
+  const logger = { error: (msg: unknown) => { app.log.error(typeof msg === 'string' ? msg : { err: msg }, 'shutdown') } }
+  closeWithGrace({ delay: limits.shutdownTimeoutMs, logger }, async ({ signal, err }) => {
+    const gateway = app.sseGateway
+    const started = Date.now()
+    if (err !== undefined) app.log.error({ err }, 'fatal error; shutting down')
+    app.log.info({ signal, streams: gateway.size, drainMs: limits.drainMs }, 'draining')
+    // On a crash the process state is suspect: skip the spread-out drain, close at once.
+    await gateway.drain(err !== undefined ? 0 : limits.drainMs)
+    await app.close()
+    app.log.info({ signal, ms: Date.now() - started, forcedCloses: gateway.stats.forcedCloses }, 'shut down')
+  })
 }
 
 // Run only when executed (directly or through the npm bin symlink), not when imported by tests.

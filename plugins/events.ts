@@ -5,6 +5,8 @@
  *   GET  /events/cursor                                           the current cursor, for gap-free page renders
  *   POST /events/publish                                          publish over HTTP (when a token is configured)
  */
+import { Server as HttpServer } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
@@ -14,6 +16,7 @@ import type { Authenticate, Authorize, Principal, AuthRequest } from '../src/aut
 import { GatewayError, isGatewayError } from '../src/errors.js'
 import { Gateway } from '../src/gateway.js'
 import { resolveOptions, type GatewayOptions } from '../src/options.js'
+import type { AuthTelemetry } from '../src/telemetry.js'
 import { bearerMatches, isTruthyFlag, parsePublishBody, parseTopics, pickLastEventId } from '../src/request.js'
 
 export interface OriginVerdict {
@@ -35,6 +38,8 @@ export interface SseEventsOptions extends Partial<GatewayOptions> {
   authorize?: Authorize
   /** Checked before any cookie work, dashboard call or bus work. */
   checkOrigin?: (req: AuthRequest) => OriginVerdict
+  /** Counters the authentication strategy feeds (give the same object to the strategy); default: a new one. */
+  authMetrics?: AuthTelemetry
 }
 
 declare module 'fastify' {
@@ -63,7 +68,7 @@ async function sseEvents (fastify: FastifyInstance, opts: SseEventsOptions): Pro
   const path = opts.path ?? '/events'
   const ownsBus = opts.bus === undefined
   const bus = opts.bus ?? new MemoryBus({ history: options.history })
-  const gateway = new Gateway(bus, options)
+  const gateway = new Gateway(bus, options, opts.authMetrics)
   const authorize = opts.authorize ?? allowAll
   let authenticate = opts.authenticate
   if (authenticate === undefined) {
@@ -173,16 +178,40 @@ async function sseEvents (fastify: FastifyInstance, opts: SseEventsOptions): Pro
       return sendError(reply, err as GatewayError)
     }
     try {
-      const ack = await bus.publish(msg)
+      const ack = await gateway.publish(msg)
       return { id: ack.id ?? null, duplicate: ack.duplicate === true }
     } catch (err) {
-      request.log.warn({ err }, 'publish failed')
-      return sendError(reply, new GatewayError('SSE_ERR_PUBLISH_FAILED', [(err as Error).message]))
+      if (isGatewayError(err) && err.code === 'SSE_ERR_PUBLISH_BUSY') {
+        reply.header('Retry-After', '1')
+      } else {
+        request.log.warn({ err }, 'publish failed')
+      }
+      return sendError(reply, err)
     }
   })
 
-  // Streams never end by themselves: end them before the server waits for its connections to close.
-  fastify.addHook('preClose', async () => { gateway.close() })
+  // Streams never end by themselves: end them before the server waits for its connections to close, and destroy
+  // the sockets of clients that do not finish the close within closeGraceMs (a non-reading client never does).
+  // Node's server.close() (v20) waits for connections that never sent a request (a browser's or undici's
+  // pre-opened socket) until headersTimeout; nothing is in flight on them, so close them with the streams.
+  const requestless = new Set<Socket>()
+  const onConnection = (socket: Socket): void => {
+    requestless.add(socket)
+    socket.once('close', () => requestless.delete(socket))
+  }
+  const onRequest = (req: { socket: Socket }): void => { requestless.delete(req.socket) }
+  // Plain HTTP only: behind TLS the socket a request sees is not the one 'connection' reported.
+  const plainHttp = fastify.server instanceof HttpServer
+  if (plainHttp) {
+    fastify.server.on('connection', onConnection)
+    fastify.server.on('request', onRequest)
+  }
+  fastify.addHook('preClose', async () => {
+    await gateway.shutdown()
+    for (const s of requestless) s.destroy()
+    fastify.server.off('connection', onConnection)
+    fastify.server.off('request', onRequest)
+  })
   fastify.addHook('onClose', async () => { if (ownsBus) await bus.close() })
 }
 

@@ -7,22 +7,32 @@ import fp from 'fastify-plugin'
 import { sseEventsPlugin, type SseEventsOptions } from './events.js'
 import { ssePollPlugin } from './poll.js'
 import { sseGatewayClientPlugin, type ClientPluginOptions } from './client.js'
+import { sseHealthPlugin, type SseHealthOptions } from './health.js'
+import { sseMetricsPlugin, type SseMetricsOptions } from './metrics.js'
 
 export interface SseGatewayOptions extends SseEventsOptions {
   /** Options of the browser client route (`/events/client.js`), or false to not serve it. */
   client?: ClientPluginOptions | false
+  /** `/healthz` and `/readyz`; `false` to leave probes to the app. Default on. */
+  health?: SseHealthOptions | false
+  /** `/metrics` (Prometheus); `false` to disable. Default on. */
+  metrics?: SseMetricsOptions | false
 }
 
 async function sseGateway (fastify: FastifyInstance, opts: SseGatewayOptions): Promise<void> {
-  const { client, ...events } = opts
+  const { client, health, metrics, ...events } = opts
   await fastify.register(sseEventsPlugin, events)
   await fastify.register(ssePollPlugin, { path: opts.path })
   if (client !== false) {
     await fastify.register(sseGatewayClientPlugin, { path: `${opts.path ?? '/events'}/client.js`, ...client })
   }
+  if (health !== false) await fastify.register(sseHealthPlugin, health ?? {})
+  if (metrics !== false) await fastify.register(sseMetricsPlugin, metrics ?? {})
 }
 
 export const sseGatewayPlugin = fp(sseGateway, { fastify: '5.x', name: 'sse-gateway' })
 export default sseGatewayPlugin
 export { sseEventsPlugin } from './events.js'
 export type { SseEventsOptions } from './events.js'
+export { sseHealthPlugin } from './health.js'
+export { sseMetricsPlugin } from './metrics.js'

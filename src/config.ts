@@ -6,6 +6,28 @@ import { randomBytes } from 'node:crypto'
 import { GatewayError } from './errors.js'
 import { defaultOptions, type GatewayOptions } from './options.js'
 
+/** Limits of the standalone server's HTTP layer and its shutdown; the plugin leaves these to the embedding app. */
+export interface ServerLimits {
+  /** Window over which open streams are closed on SIGTERM/SIGINT (batches, jittered `retry:`). */
+  drainMs: number
+  /** Hard deadline from the signal to process exit; must exceed `drainMs`. */
+  shutdownTimeoutMs: number
+  /** Node's `maxHeaderSize`: larger request heads get 431. */
+  maxHeaderBytes: number
+  /** Node's `headersTimeout`: a client must send its whole request head within this time (slowloris). */
+  headersTimeoutMs: number
+  /** Node's `requestTimeout`: a client must send its whole request (head and body) within this time. */
+  requestTimeoutMs: number
+  /** Serve `GET /metrics` (Prometheus text). */
+  metrics: boolean
+}
+
+export const DEFAULT_DRAIN_MS = 10_000
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+
 export interface ServerConfig {
   host: string
   port: number
@@ -13,6 +35,19 @@ export interface ServerConfig {
   /** True when the publish token was generated (printed at start-up so a person can use it). */
   generatedToken: boolean
   options: GatewayOptions
+  /** HTTP-layer limits and shutdown timing; `defaultServerLimits()` when absent. */
+  server?: ServerLimits
+}
+
+export function defaultServerLimits (): ServerLimits {
+  return {
+    drainMs: DEFAULT_DRAIN_MS,
+    shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES,
+    headersTimeoutMs: DEFAULT_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+    metrics: true
+  }
 }
 
 type Env = Record<string, string | undefined>
@@ -29,6 +64,14 @@ export function intFromEnv (env: Env, name: string, fallback: number, min = 0, m
 export function stringFromEnv (env: Env, name: string): string | undefined {
   const raw = env[name]
   return raw === undefined || raw === '' ? undefined : raw
+}
+
+export function flagFromEnv (env: Env, name: string, fallback: boolean): boolean {
+  const raw = stringFromEnv(env, name)?.trim().toLowerCase()
+  if (raw === undefined) return fallback
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false
+  throw new GatewayError('SSE_ERR_CONFIG', [`${name} must be 1/0, true/false, yes/no or on/off, got ${JSON.stringify(env[name])}`])
 }
 
 export function listFromEnv (env: Env, name: string): string[] | undefined {
@@ -75,7 +118,24 @@ export function configFromEnv (env: Env = process.env): ServerConfig {
     },
     publishBodyLimit: intFromEnv(env, 'SSE_PUBLISH_BODY_LIMIT', d.publishBodyLimit, 64, 64 * 1024 * 1024),
     maxPollTimeoutS: intFromEnv(env, 'SSE_POLL_MAX_TIMEOUT_S', d.maxPollTimeoutS, 0, 3600),
+    maxPublishInFlight: intFromEnv(env, 'SSE_MAX_PUBLISH_IN_FLIGHT', d.maxPublishInFlight, 1, 1_000_000),
+    closeGraceMs: intFromEnv(env, 'SSE_CLOSE_GRACE_MS', d.closeGraceMs, 0, 600_000),
     publishToken
   }
-  return { host, port, logLevel, generatedToken, options }
+  const server: ServerLimits = {
+    drainMs: intFromEnv(env, 'SSE_DRAIN_MS', DEFAULT_DRAIN_MS, 0, 3_600_000),
+    shutdownTimeoutMs: intFromEnv(env, 'SSE_SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS, 100, 3_600_000),
+    maxHeaderBytes: intFromEnv(env, 'SSE_MAX_HEADER_BYTES', DEFAULT_MAX_HEADER_BYTES, 1024, 1024 * 1024),
+    headersTimeoutMs: intFromEnv(env, 'SSE_HEADERS_TIMEOUT_MS', DEFAULT_HEADERS_TIMEOUT_MS, 100, 600_000),
+    requestTimeoutMs: intFromEnv(env, 'SSE_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 0, 3_600_000),
+    metrics: flagFromEnv(env, 'SSE_METRICS', true)
+  }
+  if (server.shutdownTimeoutMs <= server.drainMs) {
+    throw new GatewayError('SSE_ERR_CONFIG', [`SSE_SHUTDOWN_TIMEOUT_MS (${server.shutdownTimeoutMs}) must be larger than SSE_DRAIN_MS (${server.drainMs})`])
+  }
+  // Node refuses a head deadline beyond the whole-request deadline.
+  if (server.requestTimeoutMs > 0 && server.headersTimeoutMs > server.requestTimeoutMs) {
+    throw new GatewayError('SSE_ERR_CONFIG', [`SSE_HEADERS_TIMEOUT_MS (${server.headersTimeoutMs}) must not exceed SSE_REQUEST_TIMEOUT_MS (${server.requestTimeoutMs})`])
+  }
+  return { host, port, logLevel, generatedToken, options, server }
 }

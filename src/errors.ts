@@ -26,6 +26,7 @@ export const ERRORS = {
   SSE_ERR_PUBLISH_INVALID: { status: 400, message: 'invalid publish body: %s' },
   SSE_ERR_PUBLISH_SUBJECT: { status: 400, message: 'subject %s cannot be published to: %s' },
   SSE_ERR_PUBLISH_TOO_LARGE: { status: 413, message: 'publish body is larger than %s bytes' },
+  SSE_ERR_PUBLISH_BUSY: { status: 503, message: 'too many publishes in flight (%s); retry later' },
   SSE_ERR_PUBLISH_FAILED: { status: 503, message: 'the bus did not accept the event: %s' },
   SSE_ERR_BUSY_INSTANCE: { status: 200, event: 'busy', message: 'this instance is at its connection limit; retry later' },
   SSE_ERR_BUSY_USER: { status: 200, event: 'busy', message: 'too many open streams for this user; retry later' },

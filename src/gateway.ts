@@ -4,13 +4,14 @@
  * heartbeats, stream rotation and shutdown from one ticker.
  */
 import type { Socket } from 'node:net'
-import type { Bus } from './bus/types.js'
+import type { Bus, BusState, BusStatus, PublishAck, PublishInput } from './bus/types.js'
 import type { Principal } from './auth/types.js'
 import { Connection, type CloseReason, type ConnectionOwner } from './connection.js'
 import { encodeControl, encodeRetry, HEARTBEAT, jitter } from './encoder.js'
-import { ERRORS, type ErrorCode, type ResetReason } from './errors.js'
+import { ERRORS, GatewayError, type ErrorCode, type ResetReason } from './errors.js'
 import { Hub } from './hub.js'
 import type { GatewayOptions } from './options.js'
+import { AuthTelemetry } from './telemetry.js'
 
 export interface GatewayStats {
   opened: number
@@ -20,6 +21,15 @@ export interface GatewayStats {
   replays: number
   resets: Partial<Record<ResetReason, number>>
   replayedEvents: number
+  /** Events accepted by the bus through `publish()`. */
+  published: number
+  /** `publish()` refusals and failures by code (SSE_ERR_PUBLISH_BUSY, SSE_ERR_PUBLISH_FAILED). */
+  publishErrors: Partial<Record<ErrorCode, number>>
+  /** Ended streams whose client never finished the close within `closeGraceMs`, destroyed. */
+  forcedCloses: number
+  /** Bus state transitions into `reconnecting` (connection lost) and back to `connected`. */
+  busDisconnects: number
+  busReconnects: number
 }
 
 export interface OpenStreamInit {
@@ -43,28 +53,43 @@ export class Gateway implements ConnectionOwner {
   readonly bus: Bus
   readonly hub: Hub
   readonly options: GatewayOptions
-  readonly stats: GatewayStats = { opened: 0, closed: {}, rejected: {}, bytesWritten: 0, replays: 0, resets: {}, replayedEvents: 0 }
+  readonly stats: GatewayStats = {
+    opened: 0, closed: {}, rejected: {}, bytesWritten: 0, replays: 0, resets: {}, replayedEvents: 0,
+    published: 0, publishErrors: {}, forcedCloses: 0, busDisconnects: 0, busReconnects: 0
+  }
+
+  /** Fed by the authentication strategy (cache hits, dashboard latency); read by the metrics plugin. */
+  readonly authMetrics: AuthTelemetry
   readonly #connections = new Set<Connection>()
+  /** Sockets the gateway ended (not destroyed) → when; destroyed after `closeGraceMs` if the client never closes. */
+  readonly #ending = new Map<Socket, number>()
+  #publishing = 0
+  #busState: BusState = 'connecting'
   #ticker: NodeJS.Timeout | undefined
   #lastHeartbeat = Date.now()
   #draining = false
   #started = false
 
-  constructor (bus: Bus, options: GatewayOptions) {
+  constructor (bus: Bus, options: GatewayOptions, authMetrics: AuthTelemetry = new AuthTelemetry()) {
     this.bus = bus
     this.options = options
     this.hub = new Hub(bus)
+    this.authMetrics = authMetrics
   }
 
   get maxQueueBytes (): number { return this.options.maxQueueBytes }
   get size (): number { return this.#connections.size }
   get draining (): boolean { return this.#draining }
+  /** Publishes awaiting the bus's acknowledgement. */
+  get publishing (): number { return this.#publishing }
+  /** Ended sockets still waiting for their client to close. */
+  get ending (): number { return this.#ending.size }
   connections (): IterableIterator<Connection> { return this.#connections.values() }
 
   async start (): Promise<void> {
     if (this.#started) return
     this.#started = true
-    await this.bus.start({ onEvent: this.hub.onEvent, onStatus: this.hub.onStatus })
+    await this.bus.start({ onEvent: this.hub.onEvent, onStatus: this.#onBusStatus })
     this.#ticker = setInterval(this.#tick, Math.min(TICK_MS, this.options.heartbeatMs))
     this.#ticker.unref()
   }
@@ -107,6 +132,29 @@ export class Gateway implements ConnectionOwner {
     const def = ERRORS[code] as { event?: string, message: string }
     socket.end(responseHead(headers) + `retry: ${jitter(this.options.busyRetryMs)}\n\n` +
       encodeControl(def.event ?? 'unavailable', { code, message: def.message }).toString())
+    this.#track(socket)
+  }
+
+  /**
+   * Publishes through the bus with a bound on work in flight: past `maxPublishInFlight` unacknowledged publishes
+   * it throws SSE_ERR_PUBLISH_BUSY at once instead of queueing, so a flood costs a 503, not memory.
+   */
+  async publish (msg: PublishInput): Promise<PublishAck> {
+    if (this.#publishing >= this.options.maxPublishInFlight) {
+      this.stats.publishErrors.SSE_ERR_PUBLISH_BUSY = (this.stats.publishErrors.SSE_ERR_PUBLISH_BUSY ?? 0) + 1
+      throw new GatewayError('SSE_ERR_PUBLISH_BUSY', [this.options.maxPublishInFlight])
+    }
+    this.#publishing++
+    try {
+      const ack = await this.bus.publish(msg)
+      this.stats.published++
+      return ack
+    } catch (err) {
+      this.stats.publishErrors.SSE_ERR_PUBLISH_FAILED = (this.stats.publishErrors.SSE_ERR_PUBLISH_FAILED ?? 0) + 1
+      throw new GatewayError('SSE_ERR_PUBLISH_FAILED', [(err as Error).message], { cause: err })
+    } finally {
+      this.#publishing--
+    }
   }
 
   /** Ends the streams matching `pred` with a typed event (e.g. `unauthorized` for a revoked session). */
@@ -141,15 +189,56 @@ export class Gateway implements ConnectionOwner {
     for (const c of [...this.#connections]) c.close('shutdown', encodeRetry(jitter(this.options.retryMs)))
   }
 
+  /**
+   * `close()`, then waits (at most `graceMs`, default `closeGraceMs`) for clients to finish closing the ended
+   * sockets, and destroys the rest: an HTTP server's close() waits for every socket, so one client that stopped
+   * reading would otherwise hold shutdown forever.
+   */
+  async shutdown (graceMs = this.options.closeGraceMs): Promise<void> {
+    this.close()
+    const deadline = Date.now() + graceMs
+    while (this.#ending.size > 0 && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, Math.min(50, Math.max(1, deadline - Date.now()))))
+    }
+    for (const s of this.#ending.keys()) { s.destroy(); this.stats.forcedCloses++ }
+    this.#ending.clear()
+  }
+
   onClosed (conn: Connection, reason: CloseReason): void {
     this.#connections.delete(conn)
     this.stats.closed[reason] = (this.stats.closed[reason] ?? 0) + 1
+    this.#track(conn.socket)
+  }
+
+  /** Watches an ended socket until its client closes it (or the ticker destroys it after `closeGraceMs`). */
+  #track (socket: Socket): void {
+    if (socket.destroyed || this.#ending.has(socket)) return
+    this.#ending.set(socket, Date.now())
+    socket.once('close', () => this.#ending.delete(socket))
   }
 
   onBytes (n: number): void { this.stats.bytesWritten += n }
 
+  readonly #onBusStatus = (status: BusStatus): void => {
+    if (status.type === 'state') {
+      if (status.state === 'reconnecting' && this.#busState !== 'reconnecting') this.stats.busDisconnects++
+      if (status.state === 'connected' && this.#busState === 'reconnecting') this.stats.busReconnects++
+      this.#busState = status.state
+    }
+    this.hub.onStatus(status)
+  }
+
   readonly #tick = (): void => {
     const now = Date.now()
+    if (this.#ending.size > 0) {
+      // Insertion order is end order: stop at the first socket still within its grace.
+      for (const [s, at] of this.#ending) {
+        if (now - at < this.options.closeGraceMs) break
+        this.#ending.delete(s)
+        s.destroy()
+        this.stats.forcedCloses++
+      }
+    }
     const beat = now - this.#lastHeartbeat >= this.options.heartbeatMs - 50
     if (beat) this.#lastHeartbeat = now
     for (const c of this.#connections) {

@@ -20,6 +20,8 @@ export const DEFAULT_HISTORY_SIZE = 10_000
 export const DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
 export const DEFAULT_PUBLISH_BODY_LIMIT = 64 * 1024
 export const DEFAULT_MAX_POLL_TIMEOUT_S = 30
+export const DEFAULT_MAX_PUBLISH_IN_FLIGHT = 256
+export const DEFAULT_CLOSE_GRACE_MS = 5_000
 
 export interface GatewayOptions {
   /** Interval of `:` comment lines on every stream, so idle proxies never cut it. */
@@ -42,6 +44,16 @@ export interface GatewayOptions {
   publishBodyLimit: number
   /** Longest wait of one `GET /events/poll` (its `timeout` is capped to this); keep it below the proxy's read timeout. */
   maxPollTimeoutS: number
+  /**
+   * Publishes the bus has not acknowledged yet, across all `POST /events/publish` requests; one more gets
+   * 503 `SSE_ERR_PUBLISH_BUSY`, so a flood cannot queue unbounded work behind a slow bus. 0 = no HTTP publishing capacity.
+   */
+  maxPublishInFlight: number
+  /**
+   * How long a stream the gateway ended (rotation, drain, shutdown) may stay half-closed before its socket is
+   * destroyed: a client that stopped reading never acknowledges the end, and would otherwise hold its queue forever.
+   */
+  closeGraceMs: number
   /** Enables `POST /events/publish` with `Authorization: Bearer <token>`. */
   publishToken?: string
 }
@@ -60,7 +72,9 @@ export function defaultOptions (): GatewayOptions {
     replayLimit: DEFAULT_REPLAY_LIMIT,
     history: { maxEvents: DEFAULT_HISTORY_SIZE, maxBytes: DEFAULT_HISTORY_BYTES },
     publishBodyLimit: DEFAULT_PUBLISH_BODY_LIMIT,
-    maxPollTimeoutS: DEFAULT_MAX_POLL_TIMEOUT_S
+    maxPollTimeoutS: DEFAULT_MAX_POLL_TIMEOUT_S,
+    maxPublishInFlight: DEFAULT_MAX_PUBLISH_IN_FLIGHT,
+    closeGraceMs: DEFAULT_CLOSE_GRACE_MS
   }
 }
 
@@ -73,7 +87,7 @@ export function resolveOptions (partial: Partial<GatewayOptions> = {}): GatewayO
     history: { ...base.history, ...stripUndefined(partial.history ?? {}) }
   }
   for (const key of ['heartbeatMs', 'retryMs', 'busyRetryMs', 'maxTopics', 'maxQueueBytes', 'maxConnections',
-    'maxConnectionsPerUser', 'maxStreamAgeMs', 'replayLimit', 'publishBodyLimit', 'maxPollTimeoutS'] as const) {
+    'maxConnectionsPerUser', 'maxStreamAgeMs', 'replayLimit', 'publishBodyLimit', 'maxPollTimeoutS', 'maxPublishInFlight', 'closeGraceMs'] as const) {
     const v = out[key]
     if (!Number.isFinite(v) || v < 0) throw new TypeError(`invalid option ${key}: ${String(v)}`)
   }

@@ -136,7 +136,12 @@ function openSub (path, extraHeaders = '', opts = {}) {
   })
 }
 
-async function openSubs (n, path, par = CONNECT_PAR, headersFor = () => '') {
+// Session cookies (SSE_AUTH=introspect against bench/ref/dashboard-stub.mjs): stream i presents session i % distinct,
+// like a user with several tabs. A fresh prefix per run keeps earlier runs' cached sessions out of the count.
+const COOKIES = spec.cookies ?? null
+const cookieFor = COOKIES ? (i) => `Cookie: sessionid=${COOKIES.prefix}-${i % COOKIES.distinct}\r\n` : () => ''
+
+async function openSubs (n, path, par = CONNECT_PAR, headersFor = cookieFor) {
   const subs = []
   let next = 0
   const worker = async () => {
@@ -378,7 +383,7 @@ async function modeReplay () {
   const ch = channel('rep')
   const path = fill(spec.sub.path, ch)
   let firstSeen = null; let lastSeen = null
-  const tracker = await openSub(path, '', {
+  const tracker = await openSub(path, cookieFor(0), {
     keepText: true,
     onSeq: (seq) => { if (seq === 0) firstSeen?.(); if (seq === count) lastSeen?.() },
   })
@@ -412,7 +417,7 @@ async function modeReplay () {
     const t0 = performance.now()
     let tFirst = 0; let tLast = 0; let done
     const finished = new Promise((resolve) => { done = resolve })
-    const st = await openSub(path, `Last-Event-ID: ${firstId}\r\n`, {
+    const st = await openSub(path, `Last-Event-ID: ${firstId}\r\n${cookieFor(0)}`, {
       keepText: true,
       onSeq: (seq) => {
         if (!tFirst) tFirst = performance.now()
@@ -445,11 +450,9 @@ async function modeStorm () {
   const ch = channel('storm')
   const path = fill(spec.sub.path, ch)
   const pub = makePublisher(ch); await pub.ready()
-  const cookies = spec.cookies ?? []
-  const headersFor = cookies.length ? (i) => `Cookie: ${cookies[i % cookies.length]}\r\n` : () => ''
   const rss0 = readRss(PID); const cpu0 = readCpuSec(PID)
   const t0 = performance.now()
-  const subs = await openSubs(n, path, spec.connectPar ?? n, headersFor)
+  const subs = await openSubs(n, path, spec.connectPar ?? n)
   const headersSecs = (performance.now() - t0) / 1000
   const sub = await waitSubscribed(subs, pub, 30000)
   const allOpenSecs = (performance.now() - t0) / 1000

@@ -46,7 +46,7 @@ export async function buildServer (config: ServerConfig, extra: Partial<SseGatew
     // (SSE_ERR_DRAINING): a 503 would stop a browser's EventSource for good.
     return503OnClosing: false
   })
-  await app.register(sseGatewayPlugin, { ...config.options, ...(limits.metrics ? {} : { metrics: false }), ...extra })
+  await app.register(sseGatewayPlugin, { ...config.options, ...(limits.metrics ? {} : { metrics: false }), ...(config.nats !== undefined ? { nats: config.nats } : {}), ...extra })
   await app.register(demoPagePlugin)
   return app
 }
@@ -94,6 +94,8 @@ function installShutdown (app: FastifyInstance, limits: { drainMs: number, shutd
 // Run only when executed (directly or through the npm bin symlink), not when imported by tests.
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch(err => {
+    // A configuration problem found at start-up (e.g. a missing JetStream stream) is one line naming it, exit 2.
+    if (isGatewayError(err) && err.code === 'SSE_ERR_CONFIG') { process.stderr.write(`sse-gateway: ${err.message}\n`); process.exit(2) }
     process.stderr.write(`sse-gateway: ${(err as Error).stack ?? String(err)}\n`)
     process.exit(1)
   })

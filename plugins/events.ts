@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
 import type { Bus } from '../src/bus/types.js'
-import { MemoryBus } from '../src/bus/memory.js'
+import { createBus, type NatsConfig } from '../src/bus/config.js'
 import type { Authenticate, Authorize, Principal, AuthRequest } from '../src/auth/types.js'
 import { GatewayError, isGatewayError } from '../src/errors.js'
 import { Gateway } from '../src/gateway.js'
@@ -30,6 +30,8 @@ export interface OriginVerdict {
 export interface SseEventsOptions extends Partial<GatewayOptions> {
   /** The bus to relay; default: a new embedded MemoryBus with `history` limits. Closed on shutdown only if created here. */
   bus?: Bus
+  /** Relay NATS instead of the embedded bus (JetStream when `nats.jetstream` is set); ignored when `bus` is given. */
+  nats?: NatsConfig
   /** Route prefix; default `/events`. */
   path?: string
   /** Request → principal (or null → 401). Default: everyone is an anonymous principal (development only, warned). */
@@ -67,7 +69,7 @@ async function sseEvents (fastify: FastifyInstance, opts: SseEventsOptions): Pro
   const options = resolveOptions(opts)
   const path = opts.path ?? '/events'
   const ownsBus = opts.bus === undefined
-  const bus = opts.bus ?? new MemoryBus({ history: options.history })
+  const bus = createBus({ bus: opts.bus, nats: opts.nats, history: options.history, logger: fastify.log })
   const gateway = new Gateway(bus, options, opts.authMetrics)
   const authorize = opts.authorize ?? allowAll
   let authenticate = opts.authenticate

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { GatewayError } from './errors.js'
+import { busConfigFromEnv, type NatsConfig } from './bus/config.js'
 import { defaultOptions, type GatewayOptions } from './options.js'
 
 /** Limits of the standalone server's HTTP layer and its shutdown; the plugin leaves these to the embedding app. */
@@ -37,6 +38,8 @@ export interface ServerConfig {
   options: GatewayOptions
   /** HTTP-layer limits and shutdown timing; `defaultServerLimits()` when absent. */
   server?: ServerLimits
+  /** NATS / JetStream settings (`SSE_NATS_*`, `SSE_JETSTREAM_*`); absent → the embedded bus. */
+  nats?: NatsConfig
 }
 
 export function defaultServerLimits (): ServerLimits {
@@ -137,5 +140,6 @@ export function configFromEnv (env: Env = process.env): ServerConfig {
   if (server.requestTimeoutMs > 0 && server.headersTimeoutMs > server.requestTimeoutMs) {
     throw new GatewayError('SSE_ERR_CONFIG', [`SSE_HEADERS_TIMEOUT_MS (${server.headersTimeoutMs}) must not exceed SSE_REQUEST_TIMEOUT_MS (${server.requestTimeoutMs})`])
   }
-  return { host, port, logLevel, generatedToken, options, server }
+  const nats = busConfigFromEnv(env)
+  return { host, port, logLevel, generatedToken, options, server, ...(nats !== undefined ? { nats } : {}) }
 }

@@ -32,7 +32,12 @@ import { formatEventId, parseEventId } from './types.js'
 export const DEFAULT_HEARTBEAT_MS = 5000
 export const DEFAULT_REPLAY_MAX_SCAN = 100_000
 export const DEFAULT_REPLAY_TIMEOUT_MS = 10_000
-export const DEFAULT_API_TIMEOUT_MS = 5000
+/**
+ * JetStream API requests normally answer in milliseconds. Kept short because right after a cluster node dies the meta
+ * leader may still place an ephemeral consumer on it, and that request only ends by timing out: retrying soon wins.
+ */
+export const DEFAULT_API_TIMEOUT_MS = 2000
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 5000
 
 export interface JetStreamOptions {
   /** Stream name. */
@@ -53,7 +58,7 @@ export interface JetStreamOptions {
   /** A multi-topic replay reads at most this many stream messages; beyond → reset `too_many`. */
   replayMaxScan?: number
   replayTimeoutMs?: number
-  /** Timeout of JetStream API requests. */
+  /** Timeout of JetStream API requests (stream info, consumer create); publishes wait at least 5 s for their ack. */
   apiTimeoutMs?: number
 }
 
@@ -160,7 +165,7 @@ export class JetStreamBus implements Bus {
   async #attach (nc: NatsConnection): Promise<void> {
     this.#nc = nc
     this.#jsm = await nc.jetstreamManager({ timeout: this.#js.apiTimeoutMs })
-    this.#client = nc.jetstream({ timeout: this.#js.apiTimeoutMs })
+    this.#client = nc.jetstream({ timeout: Math.max(this.#js.apiTimeoutMs, DEFAULT_PUBLISH_TIMEOUT_MS) })
     const info = await this.#ensureStream()
     this.#epoch = epochFromCreated(info.created)
     this.#lastSeq = info.state.last_seq

@@ -232,11 +232,13 @@ export function subscribe (topics, options = {}) {
     const ctl = typeof AbortController === 'function' ? new AbortController() : undefined
     let timer
     let attempt = 0
+    // The first poll answers at once: it proves the path works and fixes a cursor before any waiting.
+    let wait = 0
     const loop = async () => {
       while (!stopped) {
         let res
         try {
-          res = await fetch(endpoint('/poll', { lastEventId: lastId, timeout: o.pollTimeout }), {
+          res = await fetch(endpoint('/poll', { lastEventId: lastId, timeout: wait }), {
             credentials: o.withCredentials ? 'include' : 'same-origin', cache: 'no-store', signal: ctl?.signal,
           })
         } catch {
@@ -248,6 +250,7 @@ export function subscribe (topics, options = {}) {
         if (res.status === 401) { relay({ t: 'unauthorized', detail: { code: 'SSE_ERR_AUTH_REQUIRED' } }); return }
         if (res.status === 200) {
           attempt = 0
+          wait = o.pollTimeout
           const body = await res.json().catch(() => undefined)
           if (stopped) return
           if (body === undefined) continue

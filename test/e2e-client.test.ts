@@ -131,6 +131,15 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined)('e2e: browser cli
     await page.close()
   }, 30_000)
 
+  it('the demo page at / shows published events through the client', async () => {
+    const page = await browser.context.newPage()
+    await page.goto(`${gw.url}/?topic=e2e.demo.>`)
+    await until('demo connected', async () => (await page.textContent('#log'))?.includes('open (sse, leader)') === true)
+    await gw.publish('e2e.demo.hello', { msg: 'hi' })
+    await until('demo shows the event', async () => (await page.textContent('#log'))?.includes('e2e.demo.hello  {"msg":"hi"}') === true)
+    await page.close()
+  })
+
   it('uses long-poll at once without EventSource, and maps a reset (gateway restarted) to onReset', async () => {
     const page = await browser.context.newPage()
     await page.goto(`http://127.0.0.1:${plain}/client.html?topic=e2e.noes&noes=1`)

@@ -70,8 +70,10 @@ describe.skipIf(NGINX === undefined)('e2e: plain nginx proxy_pass in front of th
       const delays = s.events.map((e, i) => e.at - sent[i])
       const st = stats(delays)
       console.log(`[e2e] publish → event through plain nginx proxy_pass, ms (publish POST round trip included): ${JSON.stringify(st)}`)
-      // Buffered, an event would wait for nginx's 4–8 KiB buffer to fill or for the stream to end: seconds or never.
-      expect(st.max).toBeLessThan(250)
+      // Buffered, an event would wait for nginx's 4–8 KiB buffer to fill or for the stream to end: seconds or never
+      // (see the control below). The bounds leave room for a loaded 2-core CI machine running other suites.
+      expect(st.median).toBeLessThan(50)
+      expect(st.max).toBeLessThan(1000)
     } finally {
       s.close()
     }

@@ -21,14 +21,21 @@ async function gw (opts: Parameters<typeof startGateway>[0] = {}): Promise<TestG
 class SteerableBus extends MemoryBus {
   ready = true
   publishDelayMs = 0
+  inFlight = 0
+  maxInFlight = 0
   override health (): BusHealth {
     const h = super.health()
     return this.ready ? h : { ready: false, state: 'reconnecting' }
   }
 
   override async publish (msg: PublishInput): Promise<PublishAck> {
-    if (this.publishDelayMs > 0) await new Promise(resolve => setTimeout(resolve, this.publishDelayMs))
-    return await super.publish(msg)
+    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight)
+    try {
+      if (this.publishDelayMs > 0) await new Promise(resolve => setTimeout(resolve, this.publishDelayMs))
+      return await super.publish(msg)
+    } finally {
+      this.inFlight--
+    }
   }
 }
 
@@ -100,7 +107,8 @@ describe('health probes', () => {
     expect(retries[1]).toBeLessThanOrEqual(1500)
     expect(g.app.sseGateway.stats.closed.drain).toBe(21)
     expect(g.app.sseGateway.size).toBe(0)
-    expect(await metricValue(g.url, 'sse_streams_rejected_total{code="SSE_ERR_DRAINING"}')).toBe(1)
+    // The late raw request, plus any recording client whose jittered retry already came round during the window.
+    expect(await metricValue(g.url, 'sse_streams_rejected_total{code="SSE_ERR_DRAINING"}')).toBeGreaterThanOrEqual(1)
   })
 })
 
@@ -162,7 +170,7 @@ describe('metrics', () => {
 describe('publish flood', () => {
   it('beyond maxPublishInFlight answers 503 SSE_ERR_PUBLISH_BUSY with Retry-After; accepted events all arrive', async () => {
     const bus = new SteerableBus({ history: { maxEvents: 10_000, maxBytes: 16 << 20 } })
-    bus.publishDelayMs = 50
+    bus.publishDelayMs = 500
     const g = await gw({ bus, maxPublishInFlight: 8 })
     const c = recordingClient(`${g.url}/events?topic=flood.x`)
     open.push(c)
@@ -179,7 +187,9 @@ describe('publish flood', () => {
     const busy = results.filter(r => r.status === 503)
     expect(ok.length + busy.length).toBe(200)
     expect(ok.length).toBeGreaterThanOrEqual(8)
-    expect(busy.length).toBeGreaterThan(100)
+    expect(busy.length).toBeGreaterThan(0)
+    // The bound itself: the bus never had more than the cap in flight.
+    expect(bus.maxInFlight).toBe(8)
     for (const r of busy) {
       expect(r.body.error.code).toBe('SSE_ERR_PUBLISH_BUSY')
       expect(r.retryAfter).toBe('1')

@@ -151,8 +151,13 @@ describe.skipIf(!enabled)('JetStream bus', () => {
       expect(tooManyMulti.kind === 'reset' && tooManyMulti.reason).toBe('too_many')
       const small = make({ stream: 'BIG', replayMaxScan: 1000 })
       await small.start({ onEvent () {} })
-      const scan = await small.replay(start, ['big.odd', 'nothing.here'], { limit: 100_000 })
+      const scan = await small.replay(start, ['big.odd', 'big.even'], { limit: 100_000 })
       expect(scan.kind === 'reset' && scan.reason).toBe('too_many')
+      // A topic outside the stream adds nothing: one server-filtered topic remains, no scan bound applies.
+      const outside = await small.replay(start, ['big.odd', 'nothing.here'], { limit: 100_000 })
+      expect(outside.kind === 'events' && outside.events.length).toBe(5000)
+      const none = await small.replay(start, ['nothing.here'], { limit: 10 })
+      expect(none).toEqual({ kind: 'events', events: [] })
       await small.close()
     } finally {
       await bus.close()
@@ -212,6 +217,7 @@ describe.skipIf(!enabled)('JetStream bus', () => {
     try {
       for (let i = 0; i < 100; i++) await publishWithRetry(i)
       await waitUntil(() => got.length >= 50)
+      const epochBefore = bus.epoch
       await own.kill('SIGKILL')
       await waitUntil(() => !bus.health().ready, 5000, 'readiness to drop')
       await own.restart()
@@ -222,6 +228,7 @@ describe.skipIf(!enabled)('JetStream bus', () => {
       await new Promise(resolve => setTimeout(resolve, 200))
       expect(got.map(e => e.data)).toEqual(Array.from({ length: 200 }, (_, i) => String(i)))
       expect(got.map(e => e.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
+      expect(bus.epoch).toBe(epochBefore) // ids issued before the crash stay valid
       expect(bus.health().ready).toBe(true)
     } finally {
       await bus.close()
@@ -232,21 +239,28 @@ describe.skipIf(!enabled)('JetStream bus', () => {
 })
 
 describe.skipIf(!enabled)('JetStream bus on a 3-node cluster (R3 stream)', () => {
-  it('loses nothing when the node the gateway is connected to is killed mid-stream', async () => {
+  it('loses nothing when the stream leader, which is also the gateway\'s node, is killed mid-stream', async () => {
     const cluster = await startCluster(3)
-    const [n1, n2, n3] = cluster.servers
-    const admin = await connect({ servers: [n2.url, n3.url], maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+    const admin = await connect({ servers: cluster.urls.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 100 })
     try {
       const jsm = await admin.jetstreamManager()
+      let info
       for (let i = 0; ; i++) {
-        try { await jsm.streams.add({ name: 'R3', subjects: ['r3.>'], num_replicas: 3 }); break } catch (err) {
+        try { info = await jsm.streams.add({ name: 'R3', subjects: ['r3.>'], num_replicas: 3 }); break } catch (err) {
           if (i > 50) throw err
           await new Promise(resolve => setTimeout(resolve, 200))
         }
       }
-      // The gateway prefers n1; the publisher talks to n2/n3.
+      for (let i = 0; info.cluster?.leader === undefined || info.cluster.leader === ''; i++) {
+        if (i > 100) throw new Error('R3 stream has no leader')
+        await new Promise(resolve => setTimeout(resolve, 100))
+        info = await jsm.streams.info('R3')
+      }
+      const leader = cluster.servers.find(s => s.opts.name === info.cluster?.leader)!
+      expect(leader).toBeDefined()
+      // The gateway is given only the leader as a seed; it learns the other nodes from the cluster (INFO connect_urls).
       const bus = new JetStreamBus({
-        servers: [n1.url, n2.url, n3.url],
+        servers: [leader.url],
         logger: quietLogger(),
         reconnectTimeWaitMs: 100,
         reconnectJitterMs: 100,
@@ -259,26 +273,25 @@ describe.skipIf(!enabled)('JetStream bus on a 3-node cluster (R3 stream)', () =>
       const publishWithRetry = async (i: number): Promise<void> => {
         for (let attempt = 0; ; attempt++) {
           try { await js.publish('r3.x', new TextEncoder().encode(String(i)), { msgID: `r3-${i}` }); return } catch (err) {
-            if (attempt > 100) throw err
+            if (attempt > 150) throw err
             await new Promise(resolve => setTimeout(resolve, 100))
           }
         }
       }
       try {
-        const connectedTo = (bus.health().detail?.server as string | undefined) ?? ''
         for (let i = 0; i < 100; i++) await publishWithRetry(i)
         await waitUntil(() => got.length >= 100)
-        const victim = cluster.servers.find(s => connectedTo.includes(String(s.port))) ?? n1
-        await victim.kill('SIGKILL')
+        await leader.kill('SIGKILL')
         const t0 = Date.now()
         for (let i = 100; i < 300; i++) await publishWithRetry(i)
-        console.log(`[measure] R3 cluster: publishing 200 events after the kill took ${Date.now() - t0} ms`)
-        await waitUntil(() => got.length >= 300, 30_000, '300 events after a node was killed')
-        console.log(`[measure] R3 cluster, gateway's node killed: all events delivered ${Date.now() - t0} ms after the kill`)
+        console.log(`[measure] R3 cluster: publishing 200 events (retrying with the same Nats-Msg-Id) after the leader kill took ${Date.now() - t0} ms`)
+        await waitUntil(() => got.length >= 300, 30_000, '300 events after the leader was killed')
+        console.log(`[measure] R3 cluster, stream leader + gateway's node killed: all events delivered ${Date.now() - t0} ms after the kill`)
         await new Promise(resolve => setTimeout(resolve, 300))
         expect(got.map(e => e.data)).toEqual(Array.from({ length: 300 }, (_, i) => String(i)))
         expect(got.map(e => e.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1))
         expect(bus.epoch).toBe(epoch)
+        expect(bus.health().detail?.server).not.toContain(String(leader.port))
         const r = await bus.replay(got[99].id, ['r3.>'], { limit: 1000 })
         expect(r.kind === 'events' && r.events.map(e => e.data)).toEqual(Array.from({ length: 200 }, (_, i) => String(i + 100)))
       } finally {

@@ -21,7 +21,7 @@ import { GatewayError } from '../errors.js'
 import { coversSubject } from '../subject.js'
 import { matchesAny } from './history.js'
 import {
-  connectWithin, consoleLogger, encodeText, jitter, makeEvent, PayloadGuard, publishHeaders, sleep,
+  connectWithin, consoleLogger, encodeText, jitter, makeEvent, patternsOverlap, PayloadGuard, publishHeaders, sleep,
   type BusLogger, type NatsConnectOptions
 } from './nats-common.js'
 import type {
@@ -410,11 +410,14 @@ export class JetStreamBus implements Bus {
     if (after === last || topics.length === 0) return { kind: 'events', events: [] }
     // One topic inside the stream's subjects: let the server filter. Otherwise read everything and filter here.
     const subjects = info.config.subjects ?? this.#subjects
-    const filter = topics.length === 1 && subjects.some(s => coversSubject(s, topics[0])) ? topics[0] : undefined
+    // Topics the stream cannot hold contribute nothing (and must not force an unfiltered scan).
+    const wanted = subjects.length === 0 ? topics : topics.filter(t => subjects.some(s => patternsOverlap(s, t)))
+    if (wanted.length === 0) return { kind: 'events', events: [] }
+    const filter = wanted.length === 1 && subjects.some(s => coversSubject(s, wanted[0])) ? wanted[0] : undefined
     if (filter === undefined && last - after > this.#js.replayMaxScan) {
       return { kind: 'reset', reason: 'too_many', cursor: this.cursor() }
     }
-    const r = await this.#read(after + 1, last, filter, topics, limit)
+    const r = await this.#read(after + 1, last, filter, wanted, limit)
     if (r === 'too_many') return { kind: 'reset', reason: 'too_many', cursor: this.cursor() }
     // The server starts at the closest available sequence when ours was purged meanwhile: that is a gap.
     if (r.firstSeq !== undefined && r.firstSeq > after + 1) {

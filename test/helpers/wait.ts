@@ -14,7 +14,7 @@ export function quietLogger (): BusLogger & { lines: Array<{ level: string, msg?
   const lines: Array<{ level: string, msg?: string, obj: object }> = []
   const at = (level: string) => (obj: object, msg?: string): void => {
     lines.push({ level, msg, obj })
-    if (process.env.SSE_TEST_LOG === '1') console.log(level, msg, obj)
+    if (process.env.SSE_TEST_LOG === '1') console.log(new Date().toISOString().slice(17, 23), level, msg, JSON.stringify(obj).slice(0, 300))
   }
   return { lines, info: at('info'), warn: at('warn'), error: at('error') }
 }

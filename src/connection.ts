@@ -185,7 +185,7 @@ export class Connection implements Subscriber, Flushable {
     this.#scheduled = false
     if (this.#closed || this.#chunks.length === 0) return
     const chunks = this.#chunks
-    const out = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.#queued)
+    const out = chunks.length === 1 ? chunks[0] : this.#owner.hub.coalesce(chunks, this.#queued)
     this.#chunks = []
     this.#queued = 0
     this.#owner.onBytes(out.length)

@@ -44,6 +44,8 @@ export class Hub {
   readonly #subscribers = new Set<Subscriber>()
   #dirty: Flushable[] = []
   #flushScheduled = false
+  /** This turn's coalesced writes, keyed by their first chunk (see `coalesce`). */
+  readonly #coalesced = new Map<Buffer, { chunks: Buffer[], bytes: number, out: Buffer }>()
   #stamp = 0
 
   constructor (bus: Bus) {
@@ -141,5 +143,25 @@ export class Hub {
     const dirty = this.#dirty
     this.#dirty = []
     for (let i = 0; i < dirty.length; i++) dirty[i].flush()
+    if (this.#coalesced.size > 0) this.#coalesced.clear()
+  }
+
+  /**
+   * One Buffer holding `chunks` back to back, shared by every connection whose queue holds exactly the same chunks
+   * this turn: the usual case, many streams on one subject. Frames are immutable and shared per event, so comparing
+   * identities is enough, and one concat per distinct sequence replaces one per connection (at 1,000 streams and
+   * 10 events per turn that was 1,000 copies of the same 2.4 KB, and as much garbage, per turn).
+   */
+  coalesce (chunks: Buffer[], bytes: number): Buffer {
+    const first = chunks[0]
+    const hit = this.#coalesced.get(first)
+    if (hit !== undefined && hit.bytes === bytes && hit.chunks.length === chunks.length) {
+      let same = true
+      for (let i = 1; i < chunks.length; i++) if (hit.chunks[i] !== chunks[i]) { same = false; break }
+      if (same) return hit.out
+    }
+    const out = Buffer.concat(chunks, bytes)
+    this.#coalesced.set(first, { chunks, bytes, out })
+    return out
   }
 }

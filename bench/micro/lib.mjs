@@ -9,9 +9,12 @@ export const FULL = process.argv.includes('--full')
 const BUDGET_MS = FULL ? 1500 : 300
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
-/** Imports a compiled module from dist/ (built by `npm run build`), or undefined when it does not exist. */
+/**
+ * Imports a compiled module from dist/ (built by `npm run build`), or undefined when it does not exist.
+ * BENCH_DIST=<dir> points at another build, to compare a change with a copy of the previous dist/.
+ */
 export async function load (rel) {
-  const file = path.join(ROOT, 'dist', rel)
+  const file = path.join(process.env.BENCH_DIST ?? path.join(ROOT, 'dist'), rel)
   if (!fs.existsSync(file)) return undefined
   return import(pathToFileURL(file).href)
 }
@@ -29,6 +32,24 @@ export function bench (name, fn, { batch = 1000, ops = 1 } = {}) {
   for (let s = 0; s < 1000 && (s < 5 || performance.now() - t0 < BUDGET_MS); s++) {
     const a = performance.now()
     for (let i = 0; i < batch; i++) use(fn(i))
+    rates.push((batch * ops) / ((performance.now() - a) / 1000))
+  }
+  rates.sort((x, y) => x - y)
+  const opsPerSec = Math.round(rates[rates.length >> 1])
+  const r = { name, opsPerSec, nsPerOp: +(1e9 / opsPerSec).toFixed(1), samples: rates.length }
+  results.push(r)
+  console.error(`${name.padEnd(72)} ${String(opsPerSec).padStart(12)} ops/s ${String(r.nsPerOp).padStart(10)} ns/op`)
+  return r
+}
+
+/** Like `bench`, for work that must let the event loop turn (setImmediate flushes); `fn` returns a promise. */
+export async function benchAsync (name, fn, { batch = 20, ops = 1 } = {}) {
+  for (let i = 0; i < batch * 2; i++) use(await fn(i))
+  const rates = []
+  const t0 = performance.now()
+  for (let s = 0; s < 1000 && (s < 5 || performance.now() - t0 < BUDGET_MS); s++) {
+    const a = performance.now()
+    for (let i = 0; i < batch; i++) use(await fn(i))
     rates.push((batch * ops) / ((performance.now() - a) / 1000))
   }
   rates.sort((x, y) => x - y)

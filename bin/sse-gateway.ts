@@ -11,6 +11,7 @@ import { configFromEnv, defaultServerLimits, type ServerConfig } from '../src/co
 import { isGatewayError } from '../src/errors.js'
 import { sseGatewayPlugin, type SseGatewayOptions } from '../plugins/gateway.js'
 import { demoPagePlugin } from '../plugins/demo.js'
+import { authConfigFromEnv, createAuthFromConfig } from '../src/auth/index.js'
 
 /** Never log credentials: cookies, authorization headers, or query strings (which may carry cursors). */
 export const LOG_REDACT = [
@@ -46,7 +47,13 @@ export async function buildServer (config: ServerConfig, extra: Partial<SseGatew
     // (SSE_ERR_DRAINING): a 503 would stop a browser's EventSource for good.
     return503OnClosing: false
   })
-  await app.register(sseGatewayPlugin, { ...config.options, ...(limits.metrics ? {} : { metrics: false }), ...(config.nats !== undefined ? { nats: config.nats } : {}), ...extra })
+  await app.register(sseGatewayPlugin, {
+    ...config.options,
+    ...(limits.metrics ? {} : { metrics: false }),
+    ...(config.nats !== undefined ? { nats: config.nats } : {}),
+    auth: createAuthFromConfig(config.auth ?? authConfigFromEnv({})),
+    ...extra
+  })
   await app.register(demoPagePlugin)
   return app
 }

@@ -87,7 +87,11 @@ async function sseEvents (fastify: FastifyInstance, opts: SseEventsOptions): Pro
   /** Origin, then authentication, then authorization: each before any bus work. Replies and returns null on denial. */
   async function admit (request: FastifyRequest, reply: FastifyReply, topics?: readonly string[]):
   Promise<{ principal: Principal, headers?: Record<string, string> } | null> {
-    const authReq: AuthRequest = { cookies: request.cookies ?? {}, headers: request.headers }
+    const authReq: AuthRequest = {
+      cookies: request.cookies ?? {},
+      headers: request.headers,
+      encrypted: (request.raw.socket as { encrypted?: boolean }).encrypted === true
+    }
     const verdict = opts.checkOrigin?.(authReq)
     if (verdict !== undefined && !verdict.ok) {
       sendError(reply, new GatewayError('SSE_ERR_ORIGIN_FORBIDDEN', [verdict.origin ?? 'null']))

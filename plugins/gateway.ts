@@ -9,6 +9,8 @@ import { ssePollPlugin } from './poll.js'
 import { sseGatewayClientPlugin, type ClientPluginOptions } from './client.js'
 import { sseHealthPlugin, type SseHealthOptions } from './health.js'
 import { sseMetricsPlugin, type SseMetricsOptions } from './metrics.js'
+import { sseAuthPlugin } from './auth.js'
+import type { AuthRuntime } from '../src/auth/index.js'
 
 export interface SseGatewayOptions extends SseEventsOptions {
   /** Options of the browser client route (`/events/client.js`), or false to not serve it. */
@@ -17,11 +19,25 @@ export interface SseGatewayOptions extends SseEventsOptions {
   health?: SseHealthOptions | false
   /** `/metrics` (Prometheus); `false` to disable. Default on. */
   metrics?: SseMetricsOptions | false
+  /**
+   * Authentication, authorization, Origin check, re-validation and revocation from one runtime
+   * (`createAuthFromConfig(authConfigFromEnv())`). Explicit `authenticate` / `authorize` / `checkOrigin` win.
+   */
+  auth?: AuthRuntime
 }
 
 async function sseGateway (fastify: FastifyInstance, opts: SseGatewayOptions): Promise<void> {
-  const { client, health, metrics, ...events } = opts
-  await fastify.register(sseEventsPlugin, events)
+  const { client, health, metrics, auth, ...events } = opts
+  await fastify.register(sseEventsPlugin, auth === undefined
+    ? events
+    : {
+        maxConnectionsPerUser: auth.maxConnectionsPerUser,
+        ...events,
+        authenticate: events.authenticate ?? auth.authenticate,
+        authorize: events.authorize ?? auth.authorize,
+        checkOrigin: events.checkOrigin ?? auth.checkOrigin,
+      })
+  if (auth !== undefined) await fastify.register(sseAuthPlugin, { auth })
   await fastify.register(ssePollPlugin, { path: opts.path })
   if (client !== false) {
     await fastify.register(sseGatewayClientPlugin, { path: `${opts.path ?? '/events'}/client.js`, ...client })
@@ -36,3 +52,6 @@ export { sseEventsPlugin } from './events.js'
 export type { SseEventsOptions } from './events.js'
 export { sseHealthPlugin } from './health.js'
 export { sseMetricsPlugin } from './metrics.js'
+export { sseAuthPlugin } from './auth.js'
+export { authConfigFromEnv, createAuthFromConfig } from '../src/auth/index.js'
+export type { AuthConfig, AuthRuntime } from '../src/auth/index.js'

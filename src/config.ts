@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { GatewayError } from './errors.js'
 import { busConfigFromEnv, type NatsConfig } from './bus/config.js'
 import { defaultOptions, type GatewayOptions } from './options.js'
+import { authConfigFromEnv, type AuthConfig } from './auth/config.js'
 
 /** Limits of the standalone server's HTTP layer and its shutdown; the plugin leaves these to the embedding app. */
 export interface ServerLimits {
@@ -40,6 +41,8 @@ export interface ServerConfig {
   server?: ServerLimits
   /** NATS / JetStream settings (`SSE_NATS_*`, `SSE_JETSTREAM_*`); absent → the embedded bus. */
   nats?: NatsConfig
+  /** Authentication/authorization settings (SSE_AUTH and friends, src/auth/config.ts); `none` when absent. */
+  auth?: AuthConfig
 }
 
 export function defaultServerLimits (): ServerLimits {
@@ -141,5 +144,5 @@ export function configFromEnv (env: Env = process.env): ServerConfig {
     throw new GatewayError('SSE_ERR_CONFIG', [`SSE_HEADERS_TIMEOUT_MS (${server.headersTimeoutMs}) must not exceed SSE_REQUEST_TIMEOUT_MS (${server.requestTimeoutMs})`])
   }
   const nats = busConfigFromEnv(env)
-  return { host, port, logLevel, generatedToken, options, server, ...(nats !== undefined ? { nats } : {}) }
+  return { host, port, logLevel, generatedToken, options, server, ...(nats !== undefined ? { nats } : {}), auth: authConfigFromEnv(env) }
 }

@@ -10,8 +10,8 @@ function make (opts: Partial<Parameters<typeof introspectAuthenticator>[0]> = {}
   made.push(a)
   return a
 }
-const req = (cookies: Record<string, string>, header = ''): Parameters<IntrospectAuthenticate>[0] =>
-  ({ cookies, headers: { cookie: header } })
+const req = (cookies: Record<string, string>, header?: string): Parameters<IntrospectAuthenticate>[0] =>
+  ({ cookies, headers: header === undefined ? {} : { cookie: header } })
 
 beforeAll(async () => { dash = await startDashboard() })
 afterAll(async () => { await Promise.all(made.map((a) => a.close())); await dash.close() })
@@ -37,6 +37,14 @@ describe('introspect strategy against a real dashboard', () => {
     expect(p?.session).toMatch(/^[0-9a-f]{32}$/)
     expect(p?.expiresAt).toBeGreaterThan(Date.now() + 590_000)
     expect(dash.cookies).toEqual(['sessionid=abc'])
+  })
+
+  it('forwards the raw header value, not the URI-decoded one', async () => {
+    dash.sessions.set('a%3Db', { user: 'raw' })
+    const auth = make()
+    const p = await auth(req({ sessionid: 'a=b' }, 'sessionid=a%3Db; theme=dark'))
+    expect(p?.user).toBe('raw')
+    expect(dash.cookies).toEqual(['sessionid=a%3Db'])
   })
 
   it('no cookie → null without a dashboard call', async () => {
@@ -155,5 +163,20 @@ describe('introspect strategy against a real dashboard', () => {
     const p2 = await auth(req({ sessionid: 'abc' }))
     expect(p2?.user).toBe('alice')
     expect(p2?.subjects).toEqual(['a.b'])
+  })
+})
+
+describe('rawCookies', () => {
+  it.each([
+    ['sessionid=abc', { sessionid: 'abc' }],
+    ['a=1; sessionid=a%3Db; c=3', { sessionid: 'a%3Db' }],
+    ['sessionid=first; sessionid=second', { sessionid: 'first' }],
+    ['sessionid="quoted"', { sessionid: '"quoted"' }],
+    ['sessionid=has space', {}],
+    ['sessionid=a\r\nx: y', {}],
+    ['nosuch=1', {}],
+  ])('%s', async (header, expected) => {
+    const { rawCookies } = await import('../src/auth/introspect.js')
+    expect(rawCookies(header, ['sessionid'])).toEqual(expected)
   })
 })

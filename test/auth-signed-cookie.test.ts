@@ -66,6 +66,6 @@ describe('none strategy', () => {
   })
   it('accepts everyone as one user in development', async () => {
     const a = noneAuthenticator({ nodeEnv: 'development' })
-    expect(await a({ cookies: {}, headers: {} })).toEqual({ user: 'anonymous' })
+    expect(await a({ cookies: {}, headers: {} })).toEqual({ user: 'anonymous', anonymous: true })
   })
 })

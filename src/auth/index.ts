@@ -14,6 +14,7 @@ import { introspectAuthenticator } from './introspect.js'
 import { NONE_WARNING, noneAuthenticator } from './none.js'
 import { createOriginCheck, type CheckOrigin } from './origin.js'
 import { createSessionHasher } from './session-hash.js'
+import { matchSubject } from '../subject.js'
 import { signedCookieAuthenticator } from './signed-cookie.js'
 
 export type { AuthConfig, AuthStrategy } from './config.js'
@@ -104,10 +105,15 @@ export function createAuthFromConfig (cfg: AuthConfig): AuthRuntime {
     }
   }
 
+  // Browsers never see the control subject, whatever the rules say: it names users and session hashes.
+  const rules = createAuthorizer(cfg.allow)
+  const authorize: Authorize = (p, topics) =>
+    topics.find((t) => matchSubject(t, cfg.controlSubject)) ?? rules(p, topics)
+
   return {
     strategy: cfg.strategy,
     authenticate,
-    authorize: createAuthorizer(cfg.allow),
+    authorize,
     checkOrigin: createOriginCheck({ origins: cfg.origins, trustProxy: cfg.trustProxy }),
     revalidate,
     forget,

@@ -80,6 +80,24 @@ function parsePrincipal (body: unknown, now: number): Principal {
   return p
 }
 
+// A cookie value as RFC 6265 allows it (cookie-octets, optionally quoted): nothing that could split the header.
+const COOKIE_VALUE = /^"?[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"?$/
+
+/** The raw (not URI-decoded) values of `names` in a Cookie header; the first occurrence of a name wins. */
+export function rawCookies (header: string | string[], names: readonly string[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {}
+  const text = Array.isArray(header) ? header.join('; ') : header
+  for (const part of text.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq < 0) continue
+    const name = part.slice(0, eq).trim()
+    if (!names.includes(name) || out[name] !== undefined) continue
+    const value = part.slice(eq + 1).trim()
+    if (value.length <= 4096 && COOKIE_VALUE.test(value)) out[name] = value
+  }
+  return out
+}
+
 export function introspectAuthenticator (opts: IntrospectOptions): IntrospectAuthenticate {
   const url = new URL(opts.url)
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('introspection url must be http(s)')
@@ -168,17 +186,20 @@ export function introspectAuthenticator (opts: IntrospectOptions): IntrospectAut
   })
 
   const authenticate = async function authenticateIntrospect (req: AuthRequest): Promise<Principal | null> {
+    // Forward the cookies byte for byte as the browser sent them (a URI-decoded value may not be what the
+    // dashboard issued); fall back to parsed cookies when there is no header (programmatic callers).
+    const cookies = req.headers.cookie !== undefined ? rawCookies(req.headers.cookie, cookieNames) : req.cookies
     // Canonical, name-sorted list of only the configured cookies: the cache key and what the dashboard sees.
     const parts: string[] = []
     for (const name of sortedNames) {
-      const v = req.cookies[name]
+      const v = cookies[name]
       if (v !== undefined && v !== '') parts.push(`${name}=${v}`)
     }
     if (parts.length === 0) return null
     const header = parts.join('; ')
     // The session hash names the primary cookie's value alone, as in the other strategies, so a dashboard can
     // compute it for a revocation; the cache key covers every forwarded cookie.
-    const primary = req.cookies[cookieNames[0]]
+    const primary = cookies[cookieNames[0]]
     const session = hash(primary !== undefined && primary !== '' ? primary : header)
     const key = parts.length === 1 && primary !== undefined ? session : hash(header)
     const entry = await cache.fetch(key, { context: { header, session } })

@@ -20,6 +20,7 @@ export function noneAuthenticator (opts: NoneOptions = {}): Authenticate {
   const user = opts.user ?? 'anonymous'
   const subjects = opts.subjects
   return async function authenticateNone () {
-    return { user, ...(subjects ? { subjects: [...subjects] } : {}) }
+    // anonymous: every browser shares this one "user", so the per-user connection cap must not apply.
+    return { user, anonymous: true, ...(subjects ? { subjects: [...subjects] } : {}) }
   }
 }

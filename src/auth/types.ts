@@ -23,6 +23,8 @@ export interface Principal {
 export interface AuthRequest {
   cookies: Record<string, string | undefined>
   headers: IncomingHttpHeaders
+  /** True when the request arrived over TLS at this process (its own scheme when no trusted proxy says otherwise). */
+  encrypted?: boolean
 }
 
 /**

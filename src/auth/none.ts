@@ -5,7 +5,7 @@
 import { GatewayError } from '../errors.js'
 import type { Authenticate } from './types.js'
 
-export const NONE_WARNING = 'SSE_AUTH=none: every request is accepted as the same anonymous user. Development only; never deploy this.'
+export const NONE_WARNING = 'SSE_AUTH=none, no authentication configured: every request is accepted as the same anonymous user. Development only; never deploy this.'
 
 export interface NoneOptions {
   user?: string

@@ -104,6 +104,8 @@ export class Connection implements Subscriber, Flushable {
     const pending = this.#pending
     this.#pending = null
     this.#pendingBytes = 0
+    // Closed meanwhile (the reset above can trip the queue bound; the client can leave): nothing to hand over.
+    if (this.#closed || pending === null) return result
     for (const ev of pending) this.#write(ev)
     return result
   }

@@ -63,7 +63,7 @@ const stats = { headers: 0, subErrors: 0, closed: 0, errorCodes: {}, statuses: {
 function scan (st, chunk) {
   let buf = st.carry ? Buffer.concat([st.carry, chunk]) : chunk
   st.carry = null
-  if (st.keepText && st.text.length < 1 << 16) st.text += buf.toString('latin1')
+  if (st.keepText && st.text.length < st.textCap) st.text += buf.toString('latin1')
   const now = nowUs()
   let pos = 0
   for (let guard = 0; guard < 1e7; guard++) {
@@ -98,7 +98,7 @@ function openSub (path, extraHeaders = '', opts = {}) {
   return new Promise((resolve) => {
     const st = {
       sock: null, hdr: false, ok: false, hb: null, carry: null, count: 0, probes: 0, bytes: 0, lastSeq: -1,
-      tStart: performance.now(), tHeaders: 0, status: '', onSeq: opts.onSeq ?? null, keepText: !!opts.keepText, text: '',
+      tStart: performance.now(), tHeaders: 0, status: '', onSeq: opts.onSeq ?? null, keepText: !!opts.keepText, textCap: opts.textCap ?? 1 << 16, text: '',
     }
     // `onread` hands every read to us in RECV_BUF: consume synchronously, copy anything kept.
     const onData = (nread, buf) => {
@@ -144,8 +144,9 @@ const cookieFor = COOKIES ? (i) => `Cookie: sessionid=${COOKIES.prefix}-${i % CO
 async function openSubs (n, path, par = CONNECT_PAR, headersFor = cookieFor) {
   const subs = []
   let next = 0
+  // The first bytes of each stream are kept (small) so a stream the server answered and closed can say why.
   const worker = async () => {
-    while (next < n) { const i = next++; subs.push(await openSub(path, headersFor(i))) }
+    while (next < n) { const i = next++; subs.push(await openSub(path, headersFor(i), { keepText: true, textCap: 256 })) }
   }
   await Promise.all(Array.from({ length: Math.min(par, n) }, worker))
   return subs
@@ -261,6 +262,10 @@ class NatsPublisher {
   close () { this.sock.destroy() }
 }
 
+async function dashboardCalls (port) {
+  try { return await (await fetch(`http://${HOST}:${port}/__calls`)).json() } catch { return null }
+}
+
 function makePublisher (ch) {
   return spec.pub.kind === 'nats' ? new NatsPublisher(spec.pub, ch) : new HttpPublisher(spec.pub, ch)
 }
@@ -270,16 +275,16 @@ function makePublisher (ch) {
 async function waitSubscribed (subs, pub, timeoutMs = spec.probeTimeoutMs ?? 60000) {
   const t0 = performance.now()
   const live = subs.filter((s) => s.ok)
-  let missing = live.length
   for (let i = 0; performance.now() - t0 < timeoutMs; i++) {
-    missing = 0
-    for (const s of live) if (s.probes === 0 && !s.sock.destroyed) missing++
-    if (missing === 0) break
+    let waiting = 0 // open streams without a probe yet (a stream the server closed will never get one)
+    for (const s of live) if (s.probes === 0 && !s.sock.destroyed) waiting++
+    if (waiting === 0) break
     if (i % 5 === 0) pub.publish(PROBE_SEQ, false)
     await sleep(50)
   }
+  const subscribeMs = Math.round(performance.now() - t0)
   await sleep(200) // late probe copies must not land in the measurement
-  return { subscribed: live.length - missing, subscribeMs: Math.round(performance.now() - t0) }
+  return { subscribed: live.filter((s) => s.probes > 0).length, subscribeMs }
 }
 
 async function rateStep (subs, pub, rate, secs) {
@@ -450,6 +455,13 @@ async function modeStorm () {
   const ch = channel('storm')
   const path = fill(spec.sub.path, ch)
   const pub = makePublisher(ch); await pub.ready()
+  // "Cached sessions": every session has opened (and closed) one stream shortly before, as after a deploy or a
+  // network blip, so the gateway may answer from its cache; without it every distinct cookie is a cold look-up.
+  if (spec.warmSessions && COOKIES) {
+    const warm = await openSubs(COOKIES.distinct, path, 100)
+    closeSubs(warm); await sleep(500)
+  }
+  const calls0 = spec.dashboard ? await dashboardCalls(spec.dashboard) : null
   const rss0 = readRss(PID); const cpu0 = readCpuSec(PID)
   const t0 = performance.now()
   const subs = await openSubs(n, path, spec.connectPar ?? n)
@@ -460,7 +472,17 @@ async function modeStorm () {
   const q = (p) => hdrTimes.length ? +hdrTimes[Math.min(hdrTimes.length - 1, Math.floor(p * hdrTimes.length))].toFixed(1) : null
   const rss1 = readRss(PID)
   pub.close(); closeSubs(subs)
+  const notSubscribed = subs.filter((s) => s.ok && s.probes === 0)
+  const why = {}
+  for (const s of notSubscribed) {
+    const k = (/event: ([^\n]+)\ndata: ([^\n]{0,120})/.exec(s.text)?.slice(1).join(' ') ?? (s.closedAt ? 'closed, no event' : 'open, no probe')).replace(/"message":"[^"]*"/, '')
+    why[k] = (why[k] ?? 0) + 1
+  }
+  const calls1 = spec.dashboard ? await dashboardCalls(spec.dashboard) : null
   return {
+    sessions: COOKIES?.distinct, warmSessions: !!spec.warmSessions,
+    dashboardCallsDuringStorm: calls1 ? calls1.calls - calls0.calls : undefined,
+    notSubscribedWhy: why,
     n, connectPar: spec.connectPar ?? n, opened: hdrTimes.length, subscribed: sub.subscribed,
     headersSecs: +headersSecs.toFixed(2), allSubscribedSecs: +allOpenSecs.toFixed(2),
     headersMs: { p50: q(0.5), p99: q(0.99), max: q(1 - 1e-9) }, serverCpuSec: +(readCpuSec(PID) - cpu0).toFixed(2),

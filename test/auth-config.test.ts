@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { authConfigFromEnv, createAuthFromConfig } from '../src/auth/index.js'
 import { isGatewayError } from '../src/errors.js'
@@ -83,6 +84,14 @@ describe('authConfigFromEnv', () => {
   ]
   it.each(bad)('%s → SSE_ERR_CONFIG', (_n, env, name) => {
     expect(configError(env)).toContain(name + ':')
+  })
+
+  it('every SSE_ variable read here is in the README', () => {
+    const src = readFileSync(new URL('../src/auth/config.ts', import.meta.url), 'utf8')
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const vars = new Set([...src.matchAll(/'(SSE_[A-Z_]+)'/g)].map((m) => m[1]))
+    expect(vars.size).toBeGreaterThan(15)
+    for (const v of vars) expect(readme, v).toContain('`' + v + '`')
   })
 })
 

@@ -16,15 +16,24 @@ import { authConfigFromEnv, createAuthFromConfig } from '../src/auth/index.js'
 /** Never log credentials: cookies, authorization headers, or query strings (which may carry cursors). */
 export const LOG_REDACT = [
   'req.headers.cookie', 'req.headers.authorization', 'req.headers["last-event-id"]',
-  'res.headers["set-cookie"]', 'headers.cookie', 'headers.authorization'
+  'res.headers["set-cookie"]', 'headers.cookie', 'headers.authorization',
+  // NATS server URLs the bus logs may carry user:password@.
+  'servers[*]', 'server'
 ]
+
+/** Masks the userinfo of a logged NATS URL (the host stays useful); everything else redacted is replaced whole. */
+export function censorLogValue (value: unknown, path: string[]): unknown {
+  if ((path[0] === 'servers' || path[0] === 'server') && typeof value === 'string') return value.replace(/\/\/[^@/]*@/, '//[redacted]@')
+  if (path[0] === 'server' && typeof value !== 'string') return value
+  return '[redacted]'
+}
 
 export async function buildServer (config: ServerConfig, extra: Partial<SseGatewayOptions> = {}): Promise<FastifyInstance> {
   const limits = config.server ?? defaultServerLimits()
   const app = Fastify({
     logger: {
       level: config.logLevel,
-      redact: { paths: LOG_REDACT, censor: '[redacted]' },
+      redact: { paths: LOG_REDACT, censor: censorLogValue },
       serializers: {
         req (req) {
           return { method: req.method, url: req.url.split('?')[0], remoteAddress: req.ip }

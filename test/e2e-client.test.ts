@@ -142,6 +142,29 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined)('e2e: browser cli
     await page.close()
   })
 
+  it('on SSE: recovers by itself after the browser gave up on a 502, and maps the reset to onReset', async () => {
+    const page = await browser.context.newPage()
+    await page.goto(`http://127.0.0.1:${plain}/client.html?topic=e2e.sse-reset`)
+    await until('sse open', async () => (await log(page)).statuses.some(s => s.transport === 'sse' && s.state === 'open'))
+    await gw.publish('e2e.sse-reset', { n: 1 })
+    await until('first event', async () => (await log(page)).events.length === 1)
+    // Down for longer than the 500 ms retry: the browser's reconnect gets nginx's 502 and EventSource stops for good.
+    await gw.kill()
+    await until('nginx answered 502', () => nginx.accessLog().split('\n').some(l => l.includes('/events?topic=e2e.sse-reset') && l.includes('" 502 ')), 10_000)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    gw = await startGateway({ SSE_HEARTBEAT_MS: '2000', SSE_RETRY_MS: '500', SSE_AUTH: 'none' }, gwPort)
+    // The client reopens from its last id; the new embedded bus has a new epoch, so the gateway says reset.
+    await until('reset after restart', async () => (await log(page)).resets.length === 1, 15_000)
+    const l = await log(page)
+    expect(l.resets[0].reason).toBe('epoch')
+    expect(l.statuses.some(s => s.state === 'reconnecting')).toBe(true)
+    await gw.publish('e2e.sse-reset', { n: 2 })
+    await until('event after reset', async () => (await log(page)).events.length === 2, 10_000)
+    expect(dataOf(await log(page))).toEqual([1, 2])
+    expect((await log(page)).statuses.at(-1)?.transport).toBe('sse')
+    await page.close()
+  }, 40_000)
+
   it('uses long-poll at once without EventSource, and maps a reset (gateway restarted) to onReset', async () => {
     const page = await browser.context.newPage()
     await page.goto(`http://127.0.0.1:${plain}/client.html?topic=e2e.noes&noes=1`)

@@ -79,6 +79,51 @@ describe.skipIf(!enabled)('NATS core bus', () => {
     }
   })
 
+  it('hands over between overlapping interests under load without duplicates, and (nearly) without loss', async () => {
+    // Two patterns that both match ov.a.x take turns: add the next, remove the current (which was forwarding).
+    const bus = make()
+    const seen = new Map<string, number>()
+    await bus.start({ onEvent: ev => seen.set(ev.data, (seen.get(ev.data) ?? 0) + 1) })
+    const pub = await connect({ servers: server.url })
+    try {
+      const P = ['hand.a.*', 'hand.*.x']
+      bus.addInterest(P[0])
+      await bus.flush()
+      let stop = false
+      let n = 0
+      const blaster = (async () => {
+        while (!stop) {
+          for (let i = 0; i < 20; i++) pub.publish('hand.a.x', String(n++))
+          await new Promise(resolve => setImmediate(resolve))
+        }
+        await pub.flush()
+      })()
+      let cur = 0
+      for (let k = 0; k < 150; k++) {
+        bus.addInterest(P[1 - cur])
+        await new Promise(resolve => setTimeout(resolve, 2))
+        bus.removeInterest(P[cur])
+        cur = 1 - cur
+        await new Promise(resolve => setTimeout(resolve, 2))
+      }
+      stop = true
+      await blaster
+      await bus.flush()
+      await waitUntil(() => seen.size >= n * 0.999, 10_000, 'deliveries')
+      await new Promise(resolve => setTimeout(resolve, 200))
+      const dups = [...seen.values()].filter(v => v > 1).length
+      let missing = 0
+      for (let i = 0; i < n; i++) if (!seen.has(String(i))) missing++
+      console.log(`[measure] core NATS hand-over stress: ${n} messages, 150 hand-overs, ${dups} duplicated, ${missing} missing`)
+      expect(dups).toBe(0)
+      // Without the hand-over window ~25% of such a burst was lost; a handful of server-side races remain possible.
+      expect(missing).toBeLessThanOrEqual(Math.ceil(n / 10_000))
+    } finally {
+      await pub.close()
+      await bus.close()
+    }
+  })
+
   it('skips and counts payloads that are not UTF-8, and reads the Sse-Event header', async () => {
     const bus = make()
     const got: BusEvent[] = []

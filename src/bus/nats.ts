@@ -12,10 +12,18 @@ import { matchSubject as matchesPattern } from '../subject.js'
 import { History, type HistoryLimits } from './history.js'
 import { newEpoch } from './memory.js'
 import {
-  connectWithin, consoleLogger, encodeText, makeEvent, patternsOverlap, PayloadGuard, publishHeaders,
+  connectWithin, consoleLogger, encodeText, EVENT_HEADER, makeEvent, patternsOverlap, PayloadGuard, publishHeaders,
   type BusLogger, type NatsConnectOptions
 } from './nats-common.js'
 import type { Bus, BusHandlers, BusHealth, BusState, PublishAck, PublishInput, ReplayOptions, ReplayResult } from './types.js'
+
+/** Bound on copies remembered during one hand-over (one round trip long). */
+const MAX_HANDOVER_COPIES = 100_000
+/** A copy arrives within a round trip of its sibling; an entry older than this will not be matched. */
+const COPY_TTL_MS = 1000
+
+interface CopyEntry { fp: string, from: Set<Interest>, remaining: number, at: number }
+const HANDOVER_GRACE_MS = 500
 
 export const DEFAULT_NATS_HISTORY: Readonly<HistoryLimits> = Object.freeze({ maxEvents: 10_000, maxBytes: 16 << 20 })
 
@@ -31,7 +39,35 @@ interface Interest {
   sub?: Subscription
   /** Earlier interests a message could also match: if one of them is active, it forwards, not this one. */
   earlier: Interest[]
+  /** Drained: the server confirmed its UNSUB; it receives nothing more (kept briefly to catch trailing copies). */
+  drained?: boolean
+  /** How many later interests overlap this one (they would take over when it leaves). */
+  later: number
   active: boolean
+  /** Recently forwarded messages (kept only while `later` > 0), to recognise their copies after a hand-over. */
+  forwarded?: Ring
+  /** Recent copies dropped because an earlier interest forwards them. */
+  dropped?: Ring
+}
+
+/** Bounded ring of recent messages (references only; fingerprints are computed at hand-over time). */
+class Ring {
+  readonly #buf: Msg[] = []
+  #next = 0
+  constructor (readonly size: number) {}
+  push (m: Msg): void {
+    if (this.#buf.length < this.size) this.#buf.push(m)
+    else { this.#buf[this.#next] = m; this.#next = (this.#next + 1) % this.size }
+  }
+
+  /** Oldest first. */
+  items (): Msg[] { return [...this.#buf.slice(this.#next), ...this.#buf.slice(0, this.#next)] }
+}
+
+const RECENT = 128
+
+function fingerprint (msg: Msg): string {
+  return `${msg.subject}\u0000${msg.headers?.get(EVENT_HEADER) ?? ''}\u0000${Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength).toString('latin1')}`
 }
 
 export class NatsCoreBus implements Bus {
@@ -42,6 +78,13 @@ export class NatsCoreBus implements Bus {
   readonly #guard: PayloadGuard
   readonly #interests = new Map<string, Interest>()
   #order: Interest[] = []
+  /** Interests whose UNSUB the server has not confirmed yet, while overlapping interests take over. */
+  readonly #retiring = new Set<Interest>()
+  /** Forwarded messages whose copies may still arrive on other subscriptions (by content), during a hand-over. */
+  readonly #copies = new Map<string, CopyEntry[]>()
+  /** Insertion order of `#copies` entries, for expiry after COPY_TTL_MS. */
+  #copyQueue: CopyEntry[] = []
+  #copyHead = 0
   #seq = 0
   #nc: NatsConnection | undefined
   #handlers: BusHandlers | undefined
@@ -115,8 +158,8 @@ export class NatsCoreBus implements Bus {
   addInterest (pattern: string): void {
     const known = this.#interests.get(pattern)
     if (known !== undefined) { known.refs++; return }
-    const it: Interest = { pattern, refs: 1, earlier: [], active: true }
-    for (const other of this.#order) if (patternsOverlap(other.pattern, pattern)) it.earlier.push(other)
+    const it: Interest = { pattern, refs: 1, earlier: [], later: 0, active: true }
+    for (const other of this.#order) if (patternsOverlap(other.pattern, pattern)) { it.earlier.push(other); other.later++ }
     this.#interests.set(pattern, it)
     this.#order.push(it)
     if (this.#nc !== undefined) this.#subscribe(it)
@@ -128,11 +171,63 @@ export class NatsCoreBus implements Bus {
     it.active = false
     this.#interests.delete(pattern)
     this.#order = this.#order.filter(o => o !== it)
-    for (const o of this.#order) if (o.earlier.includes(it)) o.earlier = o.earlier.filter(e => e !== it)
-    // Immediate: the client drops this subscription's messages from now on, so the next overlapping
-    // interest takes over at once (no window where a message is dropped by both).
-    try { it.sub?.unsubscribe() } catch {}
+    for (const e of it.earlier) if (--e.later <= 0) { e.later = 0; e.forwarded = undefined; e.dropped = undefined }
+    const takers: Interest[] = []
+    for (const o of this.#order) {
+      if (o.earlier.includes(it)) { o.earlier = o.earlier.filter(e => e !== it); takers.push(o) }
+    }
+    const sub = it.sub
     it.sub = undefined
+    if (sub === undefined) return
+    if (takers.length === 0) {
+      // Nobody else can receive its messages: drop it at once.
+      try { sub.unsubscribe() } catch {}
+      return
+    }
+    // Later, overlapping interests take over what this one forwarded. Copies already on the wire reach either or
+    // both subscriptions, so until the server confirms the UNSUB (drain = UNSUB + PING/PONG) this one keeps
+    // receiving, and copies are matched up by content: no message lost, none forwarded twice.
+    this.#retiring.add(it)
+    this.#seedCopies(it, takers)
+    const done = (): void => {
+      // A copy the server was already delivering when it processed the UNSUB can trail the PONG by a little:
+      // keep matching copies for a short grace period after the drain.
+      it.drained = true
+      setTimeout(() => {
+        this.#retiring.delete(it)
+        if (this.#retiring.size === 0) { this.#copies.clear(); this.#copyQueue = []; this.#copyHead = 0 }
+      }, HANDOVER_GRACE_MS).unref()
+    }
+    sub.drain().then(done, done)
+  }
+
+  /**
+   * Messages `it` forwarded just before leaving may still have copies in flight to the interests taking over:
+   * remember them (minus the copies those interests already received and dropped), so they are not forwarded again.
+   */
+  #seedCopies (it: Interest, takers: Interest[]): void {
+    const recent = it.forwarded?.items() ?? []
+    it.forwarded = undefined
+    it.dropped = undefined
+    if (recent.length === 0) return
+    const seen = new Map<Interest, Map<string, number>>()
+    for (const t of takers) {
+      const counts = new Map<string, number>()
+      for (const m of t.dropped?.items() ?? []) { const f = fingerprint(m); counts.set(f, (counts.get(f) ?? 0) + 1) }
+      seen.set(t, counts)
+    }
+    for (const m of recent) {
+      const fp = fingerprint(m)
+      const from = new Set<Interest>([it])
+      let remaining = 0
+      for (const t of takers) {
+        if (!matchesPattern(t.pattern, m.subject)) continue
+        const counts = seen.get(t) as Map<string, number>
+        const c = counts.get(fp) ?? 0
+        if (c > 0) { counts.set(fp, c - 1); from.add(t) } else remaining++
+      }
+      if (remaining > 0) this.#remember({ fp, from, remaining, at: Date.now() })
+    }
   }
 
   #subscribe (it: Interest): void {
@@ -141,9 +236,72 @@ export class NatsCoreBus implements Bus {
   }
 
   #onMsg (it: Interest, msg: Msg): void {
+    if (this.#retiring.size > 0 && this.#handOver(it, msg)) return
     if (!it.active) return
     // The server sends one copy per matching subscription; the oldest active matching interest forwards it.
-    for (const e of it.earlier) if (e.active && e.sub !== undefined && matchesPattern(e.pattern, msg.subject)) return
+    for (const e of it.earlier) {
+      if (e.active && e.sub !== undefined && matchesPattern(e.pattern, msg.subject)) {
+        (it.dropped ??= new Ring(RECENT)).push(msg)
+        return
+      }
+    }
+    if (it.later > 0) (it.forwarded ??= new Ring(RECENT)).push(msg)
+    this.#forward(msg)
+  }
+
+  /**
+   * During a hand-over (an interest retiring while overlapping ones stay), a message matching a retiring interest
+   * is forwarded by the first copy that arrives; later copies from other subscriptions are recognised by content
+   * (each subscription gets at most one copy of a message) and dropped. Returns true when it handled `msg`.
+   */
+  #handOver (it: Interest, msg: Msg): boolean {
+    let retiringMatch = false
+    for (const r of this.#retiring) if (matchesPattern(r.pattern, msg.subject)) { retiringMatch = true; break }
+    if (!retiringMatch) return false
+    const fp = fingerprint(msg)
+    const pending = this.#copies.get(fp)
+    if (pending !== undefined) {
+      const i = pending.findIndex(p => !p.from.has(it))
+      if (i >= 0) {
+        const p = pending[i]
+        p.from.add(it)
+        if (--p.remaining <= 0) this.#forget(p)
+        return true
+      }
+    }
+    let others = 0
+    for (const o of this.#order) if (o !== it && o.sub !== undefined && matchesPattern(o.pattern, msg.subject)) others++
+    for (const r of this.#retiring) if (r !== it && r.drained !== true && matchesPattern(r.pattern, msg.subject)) others++
+    if (others > 0) this.#remember({ fp, from: new Set([it]), remaining: others, at: Date.now() })
+    this.#forward(msg)
+    return true
+  }
+
+  #remember (e: CopyEntry): void {
+    const old = e.at - COPY_TTL_MS
+    while (this.#copyHead < this.#copyQueue.length &&
+      (this.#copyQueue[this.#copyHead].at < old || this.#copyQueue.length - this.#copyHead >= MAX_HANDOVER_COPIES)) {
+      this.#forget(this.#copyQueue[this.#copyHead++])
+    }
+    if (this.#copyHead > 1024 && this.#copyHead * 2 > this.#copyQueue.length) {
+      this.#copyQueue = this.#copyQueue.slice(this.#copyHead)
+      this.#copyHead = 0
+    }
+    this.#copyQueue.push(e)
+    const list = this.#copies.get(e.fp)
+    if (list !== undefined) list.push(e); else this.#copies.set(e.fp, [e])
+  }
+
+  #forget (e: CopyEntry): void {
+    e.remaining = 0
+    const list = this.#copies.get(e.fp)
+    if (list === undefined) return
+    const i = list.indexOf(e)
+    if (i >= 0) list.splice(i, 1)
+    if (list.length === 0) this.#copies.delete(e.fp)
+  }
+
+  #forward (msg: Msg): void {
     const data = this.#guard.decode(msg.subject, msg.data)
     if (data === undefined) return
     const seq = ++this.#seq

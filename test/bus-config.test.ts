@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { busConfigFromEnv, createBus } from '../src/bus/config.js'
+import { redactUrl } from '../src/bus/nats-common.js'
 import { JetStreamBus } from '../src/bus/jetstream.js'
 import { MemoryBus } from '../src/bus/memory.js'
 import { NatsCoreBus } from '../src/bus/nats.js'
@@ -66,6 +67,12 @@ describe('busConfigFromEnv', () => {
     try { busConfigFromEnv({ SSE_NATS_URL: 'nats://user:hunter2@h x' }); expect.unreachable() } catch (err) {
       expect(String((err as Error).message)).not.toContain('hunter2')
     }
+  })
+
+  it('masks credentials in server URLs it logs', () => {
+    expect(redactUrl('nats://gw:hunter2@n1:4222')).toBe('nats://***@n1:4222')
+    expect(redactUrl('tok@n1:4222')).toBe('***@n1:4222')
+    expect(redactUrl('nats://n1:4222')).toBe('nats://n1:4222')
   })
 
   it('is part of the standalone server configuration', () => {

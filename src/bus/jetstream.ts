@@ -21,7 +21,7 @@ import { GatewayError } from '../errors.js'
 import { coversSubject } from '../subject.js'
 import { matchesAny } from './history.js'
 import {
-  connectWithin, consoleLogger, encodeText, jitter, makeEvent, patternsOverlap, PayloadGuard, publishHeaders, sleep,
+  connectWithin, consoleLogger, redactUrl, encodeText, jitter, makeEvent, patternsOverlap, PayloadGuard, publishHeaders, sleep,
   type BusLogger, type NatsConnectOptions
 } from './nats-common.js'
 import type {
@@ -152,7 +152,7 @@ export class JetStreamBus implements Bus {
       }
       return
     }
-    this.#log.warn({ servers: this.#opts.servers }, 'NATS not reachable yet; serving without it and retrying in the background')
+    this.#log.warn({ servers: this.#opts.servers.map(redactUrl) }, 'NATS not reachable yet; serving without it and retrying in the background')
     pending.then(async c => {
       if (this.#closed) { await c.close(); return }
       await this.#attach(c)

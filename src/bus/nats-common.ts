@@ -145,6 +145,11 @@ export function patternsOverlap (a: string, b: string): boolean {
   }
 }
 
+/** A server URL without `user:password@`, for logs. */
+export function redactUrl (url: string): string {
+  return url.replace(/^((?:[a-z]+:\/\/)?)[^@/]*@/i, '$1***@')
+}
+
 export function jitter (ms: number): number {
   return Math.round(ms / 2 + Math.random() * ms / 2)
 }

@@ -12,7 +12,7 @@ import { matchSubject as matchesPattern } from '../subject.js'
 import { History, type HistoryLimits } from './history.js'
 import { newEpoch } from './memory.js'
 import {
-  connectWithin, consoleLogger, encodeText, EVENT_HEADER, makeEvent, patternsOverlap, PayloadGuard, publishHeaders,
+  connectWithin, consoleLogger, redactUrl, encodeText, EVENT_HEADER, makeEvent, patternsOverlap, PayloadGuard, publishHeaders,
   type BusLogger, type NatsConnectOptions
 } from './nats-common.js'
 import type { Bus, BusHandlers, BusHealth, BusState, PublishAck, PublishInput, ReplayOptions, ReplayResult } from './types.js'
@@ -106,7 +106,7 @@ export class NatsCoreBus implements Bus {
     this.#setState('connecting')
     const { nc, pending } = await connectWithin(this.#opts)
     if (nc !== undefined) { this.#attach(nc); return }
-    this.#log.warn({ servers: this.#opts.servers }, 'NATS not reachable yet; serving without it and retrying in the background')
+    this.#log.warn({ servers: this.#opts.servers.map(redactUrl) }, 'NATS not reachable yet; serving without it and retrying in the background')
     pending.then(c => { if (this.#closed) void c.close(); else this.#attach(c) }, err => {
       this.#log.error({ err }, 'NATS connection failed for good')
       this.#setState('closed')

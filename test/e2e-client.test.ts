@@ -127,9 +127,14 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined)('e2e: browser cli
     }
     const l = await log(page)
     expect(dataOf(l)).toEqual(range(1, 10))
+    expect(l.events[0]).toMatchObject({ subject: 'e2e.poll', data: { n: 1 } })
+    expect(l.events[0].event).toBeUndefined()
     const st = stats(l.events.map((e, i) => e.at - sent[i]))
     console.log(`[e2e] long-poll through buffering nginx: publish → page delay ms ${JSON.stringify(st)}`)
     expect(st.max).toBeLessThan(1000)
+    await gw.publish('e2e.poll', 'plain text', 'created')
+    await until('named event over long-poll', async () => (await log(page)).events.length === 11)
+    expect((await log(page)).events[10]).toMatchObject({ subject: 'e2e.poll', event: 'created', data: 'plain text' })
     await page.close()
   }, 30_000)
 
@@ -144,7 +149,7 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined)('e2e: browser cli
 
   it('on SSE: recovers by itself after the browser gave up on a 502, and maps the reset to onReset', async () => {
     const page = await browser.context.newPage()
-    await page.goto(`http://127.0.0.1:${plain}/client.html?topic=e2e.sse-reset`)
+    await page.goto(`http://127.0.0.1:${plain}/client.html?topic=e2e.sse-reset&event=created`)
     await until('sse open', async () => (await log(page)).statuses.some(s => s.transport === 'sse' && s.state === 'open'))
     await gw.publish('e2e.sse-reset', { n: 1 })
     await until('first event', async () => (await log(page)).events.length === 1)
@@ -161,6 +166,10 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined)('e2e: browser cli
     await gw.publish('e2e.sse-reset', { n: 2 })
     await until('event after reset', async () => (await log(page)).events.length === 2, 10_000)
     expect(dataOf(await log(page))).toEqual([1, 2])
+    // A named event with a text payload: same shape as over long-poll (below).
+    await gw.publish('e2e.sse-reset', 'plain text', 'created')
+    await until('named event', async () => (await log(page)).events.length === 3)
+    expect((await log(page)).events[2]).toMatchObject({ subject: 'e2e.sse-reset', event: 'created', data: 'plain text' })
     expect((await log(page)).statuses.at(-1)?.transport).toBe('sse')
     await page.close()
   }, 40_000)

@@ -8,7 +8,7 @@ export interface PageLog {
 }
 
 /**
- * `/client.html?topic=…[&probeMs=…][&noes=1][&share=0]`: subscribes with the browser client and records everything in
+ * `/client.html?topic=…[&event=<name>…][&probeMs=…][&noes=1][&share=0]`: subscribes with the browser client and records everything in
  * `window.__log`; `window.__sub` is the subscription.
  */
 export const CLIENT_PAGE = `<!doctype html><meta charset="utf-8"><title>client</title>
@@ -22,6 +22,7 @@ export const CLIENT_PAGE = `<!doctype html><meta charset="utf-8"><title>client</
   window.__sub = subscribe(p.getAll('topic'), {
     probeMs: Number(p.get('probeMs') ?? 8000),
     pollTimeout: 5,
+    events: p.getAll('event'),
     share: p.get('share') !== '0',
     reconnectMinMs: 200,
     reconnectMaxMs: 1000,

@@ -232,16 +232,16 @@ describe('django strategy, end to end', () => {
 
   it('the stream ends with `unauthorized` when the session reaches its max age', async () => {
     const { createHash, createHmac } = await import('node:crypto')
+    const g = await gateway({ SSE_AUTH: 'django', SSE_DJANGO_SECRET_KEY: 'k', SSE_SESSION_MAX_AGE: '10' })
     const salt = 'django.contrib.sessions.backends.signed_cookies'
     const key = createHash('sha256').update(salt + 'signer' + 'k').digest()
     const digits = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
-    let n = Math.floor(Date.now() / 1000) - 9
+    let n = Math.floor(Date.now() / 1000) - 8
     let ts = ''
     do { ts = digits[n % 62] + ts; n = Math.floor(n / 62) } while (n > 0)
     const value = Buffer.from('{"_auth_user_id":"7"}').toString('base64url') + ':' + ts
     const cookie = value + ':' + createHmac('sha256', key).update(value).digest('base64url')
-    // Signed 9 s ago with a max age of 10 s: valid now, expired about a second from now.
-    const g = await gateway({ SSE_AUTH: 'django', SSE_DJANGO_SECRET_KEY: 'k', SSE_SESSION_MAX_AGE: '10' })
+    // Signed 8 s ago with a max age of 10 s: valid now, expired about two seconds from now.
     const s = stream(g.url, '/events?topic=dashboard.user.7.x', { cookie: `sessionid=${cookie}` })
     await s.until(opened)
     await s.ended()

@@ -15,9 +15,11 @@ import type { Subscriber } from '../hub.js'
 import type { Authorize, Principal } from './types.js'
 import type { RevalidateResult } from './index.js'
 
+export interface GuardedConnection { readonly principal?: Principal, readonly topics: readonly string[], readonly closed: boolean }
+
 /** The parts of the gateway core the guard uses (src/gateway.ts Gateway satisfies it). */
 export interface GuardedGateway {
-  connections: () => Iterable<{ readonly principal?: Principal, readonly topics: readonly string[], readonly closed: boolean }>
+  connections: () => Iterable<GuardedConnection>
   closeWhere: (pred: (c: any) => boolean, reason: CloseReason, event: string, body: unknown) => number
   hub: { add: (s: Subscriber) => void, remove: (s: Subscriber) => void }
 }
@@ -42,6 +44,7 @@ export interface Revocation { user?: string, session?: string }
 const UNAUTHORIZED_BODY = { code: 'SSE_ERR_AUTH_EXPIRED', message: ERRORS.SSE_ERR_AUTH_EXPIRED.message }
 const UNAVAILABLE_BODY = { code: 'SSE_ERR_AUTH_UNAVAILABLE', message: ERRORS.SSE_ERR_AUTH_UNAVAILABLE.message }
 const MAX_CONTROL_BYTES = 4096
+const FLUSH_EVERY = 256
 
 /** Parses a control message; anything else is ignored (never thrown: it arrives from the bus). */
 export function parseRevocation (data: string): Revocation | undefined {
@@ -125,33 +128,47 @@ export class SessionGuard {
     this.stats.sweeps++
     const now = (this.#o.now ?? Date.now)()
     // One check per session (all tabs of one session share it), not one per stream.
-    const groups = new Map<string | Principal, Principal>()
+    const groups = new Map<string | Principal, { p: Principal, conns: GuardedConnection[] }>()
     for (const c of this.#gw.connections()) {
       const p = c.principal
       if (p === undefined || p.anonymous === true || c.closed) continue
       const key = p.session ?? p
-      if (!groups.has(key)) groups.set(key, p)
+      const g = groups.get(key)
+      if (g === undefined) groups.set(key, { p, conns: [c] })
+      else g.conns.push(c)
+    }
+    // Verdicts are applied in batches: closeWhere scans every stream, so once per session would be quadratic.
+    const verdicts = new Map<GuardedConnection, 'unauthorized' | 'unavailable'>()
+    const flush = (): void => {
+      if (verdicts.size === 0) return
+      this.stats.closedUnauthorized += this.#gw.closeWhere(c => verdicts.get(c) === 'unauthorized', 'unauthorized', 'unauthorized', UNAUTHORIZED_BODY)
+      // Not a denial: the browser reconnects after its retry delay and is admitted once the dashboard answers.
+      this.stats.closedUnavailable += this.#gw.closeWhere(c => verdicts.get(c) === 'unavailable', 'unauthorized', 'unavailable', UNAVAILABLE_BODY)
+      verdicts.clear()
     }
     const entries = [...groups]
     let next = 0
+    let sinceFlush = 0
     const worker = async (): Promise<void> => {
       while (next < entries.length) {
-        const [key, p] = entries[next++]
-        await this.#check(key, p, now)
+        const [key, g] = entries[next++]
+        await this.#check(key, g.p, g.conns, now, verdicts)
+        if (++sinceFlush >= FLUSH_EVERY) { sinceFlush = 0; flush() }
       }
     }
     await Promise.all(Array.from({ length: Math.min(this.#o.concurrency ?? 32, entries.length) }, worker))
+    flush()
     // Forget grace timers of sessions that are gone.
     for (const k of this.#unavailableSince.keys()) if (!groups.has(k)) this.#unavailableSince.delete(k)
   }
 
-  async #check (key: string | Principal, p: Principal, now: number): Promise<void> {
+  async #check (key: string | Principal, p: Principal, conns: GuardedConnection[], now: number,
+    verdicts: Map<GuardedConnection, 'unauthorized' | 'unavailable'>): Promise<void> {
     this.stats.checked++
-    const inGroup = (c: { principal?: Principal }): boolean => c.principal !== undefined && (c.principal.session ?? c.principal) === key
     const r = await this.#o.revalidate(p)
     if (r.status === 'denied') {
       this.#unavailableSince.delete(key)
-      this.stats.closedUnauthorized += this.#gw.closeWhere(inGroup, 'unauthorized', 'unauthorized', UNAUTHORIZED_BODY)
+      for (const c of conns) verdicts.set(c, 'unauthorized')
       return
     }
     if (r.status === 'unavailable') {
@@ -159,16 +176,12 @@ export class SessionGuard {
       this.#unavailableSince.set(key, since)
       if (now - since >= this.#o.graceMs) {
         this.#unavailableSince.delete(key)
-        // Not a denial: the browser reconnects after its retry delay and is admitted once the dashboard answers.
-        this.stats.closedUnavailable += this.#gw.closeWhere(inGroup, 'unauthorized', 'unavailable', UNAVAILABLE_BODY)
+        for (const c of conns) verdicts.set(c, 'unavailable')
       }
       return
     }
     this.#unavailableSince.delete(key)
     // Still the same user, but the answer may now carry fewer subjects: each stream must still be allowed all its topics.
-    const fresh = r.principal
-    this.stats.closedUnauthorized += this.#gw.closeWhere(
-      (c: { principal?: Principal, topics: readonly string[] }) => inGroup(c) && this.#o.authorize(fresh, c.topics) !== undefined,
-      'unauthorized', 'unauthorized', UNAUTHORIZED_BODY)
+    for (const c of conns) if (this.#o.authorize(r.principal, c.topics) !== undefined) verdicts.set(c, 'unauthorized')
   }
 }

@@ -220,6 +220,9 @@ describe.skipIf(!enabled)('JetStream bus', () => {
       const epochBefore = bus.epoch
       await own.kill('SIGKILL')
       await waitUntil(() => !bus.health().ready, 5000, 'readiness to drop')
+      // Down for longer than the client's default reconnect budget would cover at this pace (10 attempts).
+      await new Promise(resolve => setTimeout(resolve, 2500))
+      expect(bus.health().state).toBe('reconnecting')
       await own.restart()
       const t0 = Date.now()
       for (let i = 100; i < 200; i++) await publishWithRetry(i)
@@ -231,6 +234,41 @@ describe.skipIf(!enabled)('JetStream bus', () => {
       expect(bus.epoch).toBe(epochBefore) // ids issued before the crash stay valid
       expect(bus.health().ready).toBe(true)
     } finally {
+      await bus.close()
+      await pubConn.close()
+      await own.dispose()
+    }
+  })
+
+  it('detects a frozen server by missed pings, and resumes without loss or duplicates after it wakes', async () => {
+    const own = await NatsServer.start()
+    const pubConn = await connect({ servers: own.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 })
+    const ownJsm = await pubConn.jetstreamManager()
+    await ownJsm.streams.add({ name: 'FROZEN', subjects: ['fz.>'] })
+    const bus = new JetStreamBus({
+      servers: [own.url], logger: quietLogger(), reconnectTimeWaitMs: 100, reconnectJitterMs: 100,
+      pingIntervalMs: 500, maxPingOut: 2, jetstream: { stream: 'FROZEN', heartbeatMs: 1000 }
+    })
+    const got: BusEvent[] = []
+    await bus.start({ onEvent: e => got.push(e) })
+    const js = pubConn.jetstream({ timeout: 5000 })
+    try {
+      for (let i = 0; i < 20; i++) await js.publish('fz.x', new TextEncoder().encode(String(i)))
+      await waitUntil(() => got.length === 20)
+      own.proc!.kill('SIGSTOP')
+      const t0 = Date.now()
+      await waitUntil(() => !bus.health().ready, 10_000, 'a frozen server to be noticed')
+      const detectMs = Date.now() - t0
+      console.log(`[measure] frozen nats-server (SIGSTOP) noticed after ${detectMs} ms with ping 500 ms × 2`)
+      expect(detectMs).toBeLessThan(5000)
+      own.proc!.kill('SIGCONT')
+      for (let i = 20; i < 40; i++) await js.publish('fz.x', new TextEncoder().encode(String(i)))
+      await waitUntil(() => got.length >= 40, 15_000, '40 events after SIGCONT')
+      await new Promise(resolve => setTimeout(resolve, 300))
+      expect(got.map(e => e.data)).toEqual(Array.from({ length: 40 }, (_, i) => String(i)))
+      expect(got.map(e => e.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+    } finally {
+      try { own.proc?.kill('SIGCONT') } catch {}
       await bus.close()
       await pubConn.close()
       await own.dispose()

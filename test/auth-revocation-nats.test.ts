@@ -8,6 +8,7 @@ import { connect, type NatsConnection } from 'nats'
 import { Signer } from '@fastify/cookie'
 import { sseGatewayPlugin } from '../plugins/gateway.js'
 import { NatsCoreBus } from '../src/bus/nats.js'
+import { JetStreamBus } from '../src/bus/jetstream.js'
 import { authConfigFromEnv, createAuthFromConfig } from '../src/auth/index.js'
 import { NatsServer, natsAvailable } from './helpers/nats-server.js'
 import { quietLogger } from './helpers/wait.js'
@@ -76,5 +77,47 @@ describe.skipIf(!enabled)('revocation over the NATS control subject', () => {
     nc.publish('dashboard.user.alice.x', 'alive')
     await a.until((t) => t.includes('data: alive'))
     expect(a.text()).not.toContain('event: unauthorized')
+  })
+})
+
+describe.skipIf(!enabled)('revocation in JetStream mode (control subject in the stream)', () => {
+  let server: NatsServer
+  let nc: NatsConnection
+  const cleanups: Array<() => unknown> = []
+  beforeAll(async () => {
+    server = await NatsServer.start({ jetstream: true })
+    nc = await connect({ servers: [server.url] })
+    const jsm = await nc.jetstreamManager()
+    await jsm.streams.add({ name: 'REVOKE', subjects: ['dashboard.>', 'sse.control'] })
+  })
+  afterAll(async () => { await nc?.close(); await server?.dispose() })
+  afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+
+  it('a control message stored in the stream ends the user\'s streams on both instances', async () => {
+    const instances = await Promise.all([0, 1].map(async () => {
+      const bus = new JetStreamBus({ servers: [server.url], logger: quietLogger(), jetstream: { stream: 'REVOKE', heartbeatMs: 1000 } })
+      const auth = createAuthFromConfig(authConfigFromEnv({
+        SSE_AUTH: 'signed-cookie', SSE_COOKIE_SECRET: SECRET, SSE_ALLOW: 'dashboard.user.{user}.>', SSE_REVALIDATE_MS: '60000',
+      }))
+      const app = Fastify({ logger: false })
+      await app.register(sseGatewayPlugin, { bus, auth, retryMs: 50 })
+      const url = await app.listen({ host: '127.0.0.1', port: 0 })
+      cleanups.push(async () => { await app.close(); await bus.close() })
+      return url
+    }))
+    const cookie = 'sse_session=' + encodeURIComponent(new Signer(SECRET).sign(Buffer.from(JSON.stringify({ user: 'alice', exp: Date.now() / 1000 + 3600 })).toString('base64url')))
+    const streams = instances.map((url) => {
+      const s = openRaw(url, '/events?topic=dashboard.user.alice.x', { cookie })
+      cleanups.push(() => s.close())
+      return s
+    })
+    await Promise.all(streams.map(async (s) => await s.until((t) => t.includes('\r\n\r\nretry:'))))
+    const js = nc.jetstream()
+    // Live delivery works first (so the consumers are up), then the revocation.
+    await js.publish('dashboard.user.alice.x', new TextEncoder().encode('hello'))
+    await Promise.all(streams.map(async (s) => await s.until((t) => t.includes('data: hello'))))
+    await js.publish('sse.control', new TextEncoder().encode(JSON.stringify({ user: 'alice' })))
+    await Promise.all(streams.map(async (s) => await s.ended(3000)))
+    for (const s of streams) expect(s.text()).toContain('event: unauthorized')
   })
 })

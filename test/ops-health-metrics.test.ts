@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryBus } from '../src/bus/memory.js'
 import type { BusHealth, PublishAck, PublishInput } from '../src/bus/types.js'
 import { PUBLISH_TOKEN, rawGet, recordingClient, startGateway, type TestGateway } from './helpers/gateway.js'
+import { rawStream, until } from './helpers/child-gateway.js'
 
 const open: Array<{ close: () => unknown }> = []
 afterEach(async () => { for (const o of open.splice(0).reverse()) await o.close() })
@@ -164,6 +165,33 @@ describe('metrics', () => {
     await c.until(() => c.opens.length === 1)
     expect(await metricValue(a.url, 'sse_streams_open')).toBe(1)
     expect(await metricValue(b.url, 'sse_streams_open')).toBe(0)
+  })
+})
+
+describe('per-user cap', () => {
+  it('a burst of 500 streams from one user: maxConnectionsPerUser open, the rest 200 + busy SSE_ERR_BUSY_USER; other users unaffected', async () => {
+    const g = await gw({
+      maxConnectionsPerUser: 20,
+      authenticate: async req => ({ user: String(req.headers['x-user'] ?? 'nobody') })
+    })
+    const port = Number(new URL(g.url).port)
+    // Hold every socket open until all are answered, so no slot is freed and reused mid-burst.
+    const streams = Array.from({ length: 500 }, () => rawStream(port, '/events?topic=u.x', { headers: { 'x-user': 'alice' } }))
+    open.push({ close: () => { for (const st of streams) st.socket.destroy() } })
+    await until(() => streams.every(st => st.retries.length >= 1), 15_000, 'every answer')
+    await until(() => streams.filter(st => st.ended !== undefined).length >= 480, 5000, 'the refusals to end')
+    const busy = streams.filter(st => st.events.some(e => e.event === 'busy'))
+    expect(busy).toHaveLength(480)
+    for (const st of busy) {
+      expect(st.head).toMatch(/^HTTP\/1.1 200/)
+      expect(JSON.parse(st.events[0].data).code).toBe('SSE_ERR_BUSY_USER')
+    }
+    expect(streams.filter(st => st.ended === undefined)).toHaveLength(20)
+    expect(await metricValue(g.url, 'sse_streams_rejected_total{code="SSE_ERR_BUSY_USER"}')).toBe(480)
+    // Another user is not affected while alice is at her cap.
+    const bob = await rawGet(g.url, '/events?topic=u.x', { 'x-user': 'bob' })
+    expect(bob).toMatch(/^HTTP\/1.1 200/)
+    expect(bob).not.toContain('event: busy')
   })
 })
 

@@ -184,18 +184,22 @@ export function subscribe (topics, options = {}) {
       es.onmessage = onData
       for (const name of o.events) if (!CONTROL.includes(name)) es.addEventListener(name, onData)
       es.onopen = () => { status('open') }
-      // `ready` carries the cursor the stream is live from: every tab learns a resume point before any event.
-      es.addEventListener('ready', (e) => {
+      // Gateway control events carry no subject; a publisher's event that happens to use one of their names arrives
+      // in the envelope (with a subject) and is delivered as an ordinary event instead.
+      const control = (name, fn) => es.addEventListener(name, (e) => {
+        const d = parse(e.data)
+        if (d !== null && typeof d === 'object' && 'subject' in d) { if (o.events.includes(name)) onData(e); else proven(); return }
+        fn(d)
+      })
+      control('ready', (d) => {
         proven()
-        const cursor = parse(e.data).cursor
-        if (typeof cursor === 'string') relay({ t: 'cursor', id: cursor })
+        // `ready` carries the cursor the stream is live from: every tab learns a resume point before any event.
+        if (typeof d.cursor === 'string') relay({ t: 'cursor', id: d.cursor })
         if (state !== 'open') status('open')
       })
-      es.addEventListener('reset', (e) => { proven(); relay({ t: 'reset', detail: parse(e.data) }) })
-      es.addEventListener('unauthorized', (e) => { es.close(); relay({ t: 'unauthorized', detail: parse(e.data) }) })
-      for (const name of ['busy', 'unavailable']) {
-        es.addEventListener(name, (e) => { proven(); status('reconnecting', { reason: name, detail: parse(e.data) }) })
-      }
+      control('reset', (d) => { proven(); relay({ t: 'reset', detail: d }) })
+      control('unauthorized', (d) => { es.close(); relay({ t: 'unauthorized', detail: d }) })
+      for (const name of ['busy', 'unavailable']) control(name, (d) => { proven(); status('reconnecting', { reason: name, detail: d }) })
       es.onerror = () => {
         if (stopped) return
         if (es.readyState !== 2) { status('reconnecting'); return } // the browser retries by itself
@@ -308,5 +312,7 @@ function split (id) {
 }
 
 function parse (text) {
-  try { return JSON.parse(text) } catch { return { data: text } }
+  let v
+  try { v = JSON.parse(text) } catch { v = text }
+  return v !== null && typeof v === 'object' ? v : { data: v }
 }

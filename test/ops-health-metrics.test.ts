@@ -250,4 +250,20 @@ describe('fastify.close() with streams held open', () => {
       expect(s.destroyed).toBe(true)
     }
   })
+
+  it('a rotated (max age) stream whose client stopped reading is destroyed after closeGraceMs, not kept forever', async () => {
+    const bus = new SteerableBus({ history: { maxEvents: 100, maxBytes: 1 << 20 } })
+    const g = await gw({ bus, maxStreamAgeMs: 1000, closeGraceMs: 500, maxQueueBytes: 8 << 20 })
+    const stuck = await stuckStream(g.url, '/events?topic=rot.x')
+    while (g.app.sseGateway.size < 1) await new Promise(resolve => setTimeout(resolve, 10))
+    const blob = 'x'.repeat(60_000)
+    for (let i = 0; i < 60; i++) await bus.publish({ subject: 'rot.x', data: blob })
+    await until(() => g.app.sseGateway.stats.closed.max_age === 1, 3000, 'the rotation')
+    expect(g.app.sseGateway.ending).toBe(1)
+    expect(await metricValue(g.url, 'sse_streams_ending')).toBe(1)
+    await until(() => g.app.sseGateway.stats.forcedCloses === 1, 3000, 'the forced close')
+    expect(g.app.sseGateway.ending).toBe(0)
+    stuck.resume()
+    await until(() => stuck.destroyed, 5000, 'the client to see the close')
+  })
 })

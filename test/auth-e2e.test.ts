@@ -155,6 +155,20 @@ describe('introspect strategy, end to end', () => {
     expect(dash.calls).toBe(0)
   })
 
+  it('long-poll gets the same Origin check and authorization, with zero dashboard calls for a foreign Origin', async () => {
+    dash.sessions.set('abc', { user: 'alice' })
+    const g = await gateway(introspectEnv())
+    const foreign = await fetch(`${g.url}/events/poll?topic=dashboard.user.alice.x&timeout=0`, { headers: { cookie: 'sessionid=abc', origin: 'https://evil.example' } })
+    expect(foreign.status).toBe(403)
+    expect(dash.calls).toBe(0)
+    const other = await fetch(`${g.url}/events/poll?topic=dashboard.user.bob.x&timeout=0`, { headers: { cookie: 'sessionid=abc' } })
+    expect(other.status).toBe(403)
+    const own = await fetch(`${g.url}/events/poll?topic=dashboard.user.alice.x&timeout=0`, { headers: { cookie: 'sessionid=abc', origin: ORIGIN } })
+    expect(own.status).toBe(200)
+    expect(own.headers.get('access-control-allow-origin')).toBe(ORIGIN)
+    await own.arrayBuffer()
+  })
+
   it('a listed Origin gets credentialed CORS echoed exactly, with Vary: Origin', async () => {
     dash.sessions.set('abc', { user: 'alice' })
     const g = await gateway(introspectEnv())

@@ -15,6 +15,22 @@ import { quietLogger } from './helpers/wait.js'
 import { openRaw, type RawStream } from './helpers/stream.js'
 
 const enabled = natsAvailable()
+
+/**
+ * Starts a server and connects to it, once more if the connection is refused: with many suites starting servers on
+ * free ports at once, the monitor port polled for readiness can briefly belong to another test's server.
+ */
+async function startAndConnect (jetstream: boolean): Promise<{ server: NatsServer, nc: NatsConnection }> {
+  for (let attempt = 1; ; attempt++) {
+    const server = await NatsServer.start({ jetstream })
+    try {
+      return { server, nc: await connect({ servers: [server.url] }) }
+    } catch (err) {
+      await server.dispose()
+      if (attempt >= 3) throw err
+    }
+  }
+}
 const SECRET = 'revocation-test-secret-0123456789abcdef'
 
 describe.skipIf(!enabled)('revocation over the NATS control subject', () => {
@@ -22,8 +38,7 @@ describe.skipIf(!enabled)('revocation over the NATS control subject', () => {
   let nc: NatsConnection
   const cleanups: Array<() => unknown> = []
   beforeAll(async () => {
-    server = await NatsServer.start({ jetstream: false })
-    nc = await connect({ servers: [server.url] })
+    ;({ server, nc } = await startAndConnect(false))
   })
   afterAll(async () => { await nc?.close(); await server?.dispose() })
   afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
@@ -85,8 +100,7 @@ describe.skipIf(!enabled)('revocation in JetStream mode (control subject in the 
   let nc: NatsConnection
   const cleanups: Array<() => unknown> = []
   beforeAll(async () => {
-    server = await NatsServer.start({ jetstream: true })
-    nc = await connect({ servers: [server.url] })
+    ;({ server, nc } = await startAndConnect(true))
     const jsm = await nc.jetstreamManager()
     await jsm.streams.add({ name: 'REVOKE', subjects: ['dashboard.>', 'sse.control'] })
   })

@@ -160,6 +160,39 @@ describe.skipIf(!enabled)('gateway instances on NATS JetStream', () => {
     }
   }, 60_000)
 
+  it('POST /events/publish goes into JetStream: the id is the stream sequence, Nats-Msg-Id de-duplicates, other instances relay it', async () => {
+    const a = await spawnGateway(jsEnv())
+    const b = await spawnGateway(jsEnv())
+    gateways.push(a, b)
+    const c = balancedClient('/events?topic=dash.http', () => a.url)
+    c.es.addEventListener('note', e => { c.got.push({ id: (e as MessageEvent).lastEventId, type: 'note', data: (e as MessageEvent).data }) })
+    try {
+      await waitUntil(() => c.es.readyState === EventSource.OPEN, 10_000, 'stream open')
+      const post = async (body: unknown): Promise<{ status: number, body: any }> => {
+        const res = await fetch(`${b.url}/events/publish`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body)
+        })
+        return { status: res.status, body: await res.json() }
+      }
+      const first = await post({ subject: 'dash.http', data: { hello: 1 }, event: 'note', msgId: 'http-1' })
+      expect(first.status).toBe(200)
+      const again = await post({ subject: 'dash.http', data: { hello: 1 }, event: 'note', msgId: 'http-1' })
+      expect(again.body).toEqual({ id: first.body.id, duplicate: true })
+      const info = await (await nc.jetstreamManager()).streams.info('DASH')
+      expect(parseEventId(first.body.id)?.seq).toBe(info.state.last_seq)
+      await waitUntil(() => c.got.length >= 1, 10_000, 'the event on the other instance')
+      await new Promise(resolve => setTimeout(resolve, 200))
+      expect(c.got).toEqual([{ id: first.body.id, type: 'note', data: JSON.stringify({ hello: 1 }) }])
+      const outside = await post({ subject: 'elsewhere.x', data: 'x' })
+      expect(outside.status).toBe(503)
+      expect(outside.body.error.code).toBe('SSE_ERR_PUBLISH_FAILED')
+    } finally {
+      c.es.close()
+    }
+  }, 60_000)
+
   it('keeps the stream open across a nats-server kill -9 and restart, 0 lost, 0 duplicated', async () => {
     const g = await spawnGateway(jsEnv())
     gateways.push(g)

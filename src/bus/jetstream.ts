@@ -187,7 +187,14 @@ export class JetStreamBus implements Bus {
     const jsm = this.#jsm as JetStreamManager
     const name = this.#js.stream
     try {
-      return await jsm.streams.info(name)
+      const info = await jsm.streams.info(name)
+      const want = this.#js.subjects
+      const have = info.config.subjects ?? []
+      if (want !== undefined && (want.length !== have.length || want.some(w => !have.includes(w)))) {
+        // The gateway never changes an existing stream; say so instead of silently relaying other subjects.
+        this.#log.warn({ stream: name, configured: want, actual: have }, 'JetStream stream exists with other subjects than SSE_JETSTREAM_SUBJECTS; using the stream as it is')
+      }
+      return info
     } catch (err) {
       if (!isNotFound(err)) throw err
     }

@@ -168,6 +168,26 @@ describe('metrics', () => {
   })
 })
 
+describe('maximum stream age (RELIABILITY #17)', () => {
+  it('rotates streams with a jittered retry: and the EventSource resumes with Last-Event-ID: 0 lost, 0 duplicated', async () => {
+    const g = await gw({ maxStreamAgeMs: 800, retryMs: 100 })
+    const c = recordingClient(`${g.url}/events?topic=age.x`)
+    open.push(c)
+    await c.until(() => c.opens.length === 1)
+    let n = 0
+    const started = Date.now()
+    while (Date.now() - started < 3500) {
+      expect((await g.publish('age.x', { n })).status).toBe(200)
+      n++
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    await c.until(() => c.data().length >= n, 5000)
+    expect(g.app.sseGateway.stats.closed.max_age).toBeGreaterThanOrEqual(2)
+    expect(c.opens.length).toBeGreaterThanOrEqual(3)
+    expect(c.data().map(d => (JSON.parse(d) as { n: number }).n)).toEqual(Array.from({ length: n }, (_, i) => i))
+  })
+})
+
 describe('per-user cap', () => {
   it('a burst of 500 streams from one user: maxConnectionsPerUser open, the rest 200 + busy SSE_ERR_BUSY_USER; other users unaffected', async () => {
     const g = await gw({

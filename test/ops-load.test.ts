@@ -170,6 +170,30 @@ describe('HTTP-layer limits', () => {
     await until(() => real.events.length === 1, 3000, 'the event')
   })
 
+  it('SSE_REQUEST_TIMEOUT_MS ends a request whose body trickles in, and leaves open streams alone', async () => {
+    const c = await child({ SSE_REQUEST_TIMEOUT_MS: '1000', SSE_HEADERS_TIMEOUT_MS: '500', SSE_HEARTBEAT_MS: '60000' })
+    const stream = open(c, '/events?topic=rt.x')
+    await until(() => stream.retries.length === 1, 5000, 'the stream')
+    const started = Date.now()
+    const slowBody = await new Promise<{ data: string, ms: number }>(resolve => {
+      const s = connect(c.port, '127.0.0.1')
+      let data = ''
+      const drip = setInterval(() => { if (!s.destroyed) s.write('x') }, 100)
+      s.on('data', d => { data += d.toString() })
+      s.on('error', () => {})
+      s.on('close', () => { clearInterval(drip); resolve({ data, ms: Date.now() - started }) })
+      s.write(`POST /events/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`)
+      setTimeout(() => s.destroy(), 8000)
+    })
+    expect(slowBody.data).toMatch(/^HTTP\/1.1 408/)
+    expect(slowBody.ms).toBeLessThan(4000)
+    // The stream has been open for longer than the request timeout (and got no heartbeat): still there.
+    await new Promise(resolve => setTimeout(resolve, Math.max(0, 2500 - (Date.now() - started))))
+    expect(stream.ended).toBeUndefined()
+    expect(await c.publish('rt.x', { ok: 1 })).toBe(200)
+    await until(() => stream.events.length === 1, 3000, 'the event on the long-lived stream')
+  })
+
   it('answers a request head over SSE_MAX_HEADER_BYTES with 431 and keeps serving', async () => {
     const c = await child({ SSE_MAX_HEADER_BYTES: '8192' })
     const reply = await new Promise<string>((resolve) => {

@@ -54,4 +54,19 @@ describe.skipIf(!natsAvailable())('NATS unreachable at start-up', () => {
     }
     expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(/^sse_bus_ready 1$/m)
   })
+
+  it('exports the NATS connection state and counts a disconnect and a reconnect across a server restart', async () => {
+    const metric = async (line: string): Promise<number> => {
+      const text = await (await fetch(`${gw!.url}/metrics`)).text()
+      const found = text.split('\n').find(l => l.startsWith(line + ' '))
+      return found === undefined ? NaN : Number(found.slice(line.length + 1))
+    }
+    expect(await metric('sse_bus_state{kind="nats",state="connected"}')).toBe(1)
+    const before = await metric('sse_bus_reconnects_total')
+    await server!.restart()
+    await waitUntil(async () => await metric('sse_bus_reconnects_total') > before, 15_000, 'a counted reconnect')
+    expect(await metric('sse_bus_disconnects_total')).toBeGreaterThanOrEqual(1)
+    expect(await metric('sse_bus_state{kind="nats",state="connected"}')).toBe(1)
+    expect((await fetch(`${gw!.url}/readyz`)).status).toBe(200)
+  })
 })

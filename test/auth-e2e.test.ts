@@ -225,6 +225,22 @@ describe('introspect strategy, end to end', () => {
   })
 })
 
+describe('introspect runtime: re-validation forwards the same raw cookie as the first look-up', () => {
+  it('a URI-encoded session value stays valid across re-validations', async () => {
+    dash.sessions.set('a%3Db', { user: 'alice' })
+    const auth = createAuthFromConfig(authConfigFromEnv({ ...introspectEnv(), SSE_INTROSPECT_TTL_MS: '1' }))
+    cleanups.push(() => auth.close())
+    const p = await auth.authenticate({ cookies: { sessionid: 'a=b', theme: 'x' }, headers: { cookie: 'theme=x; sessionid=a%3Db' } })
+    expect(p?.user).toBe('alice')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect((await auth.revalidate(p!)).status).toBe('ok')
+    expect(dash.cookies).toEqual(['sessionid=a%3Db', 'sessionid=a%3Db'])
+    dash.sessions.delete('a%3Db')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect((await auth.revalidate(p!)).status).toBe('denied')
+  })
+})
+
 describe('django strategy, end to end', () => {
   const fx = JSON.parse(readFileSync(new URL('./fixtures/django/vectors.json', import.meta.url), 'utf8')) as {
     vectors: Array<{ name: string, cookie: string, secret: string }>

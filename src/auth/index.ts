@@ -10,7 +10,7 @@ import type { Authenticate, Authorize, AuthRequest, Principal } from './types.js
 import type { AuthConfig } from './config.js'
 import { createAuthorizer } from './authorize.js'
 import { djangoAuthenticator } from './django.js'
-import { introspectAuthenticator } from './introspect.js'
+import { introspectAuthenticator, rawCookies } from './introspect.js'
 import { NONE_WARNING, noneAuthenticator } from './none.js'
 import { createOriginCheck, type CheckOrigin } from './origin.js'
 import { createSessionHasher } from './session-hash.js'
@@ -86,7 +86,15 @@ export function createAuthFromConfig (cfg: AuthConfig): AuthRuntime {
     if (p !== null) {
       const cookies: Record<string, string | undefined> = {}
       for (const n of cfg.cookieNames) if (req.cookies[n] !== undefined) cookies[n] = req.cookies[n]
-      origin.set(p, { cookies, headers: {} })
+      // Keep the raw header values too: introspection forwards them byte for byte, and a URI-decoded value
+      // may not be the session the dashboard issued.
+      const headers: AuthRequest['headers'] = {}
+      if (req.headers.cookie !== undefined) {
+        const raw = rawCookies(req.headers.cookie, cfg.cookieNames)
+        const parts = cfg.cookieNames.filter((n) => raw[n] !== undefined).map((n) => `${n}=${raw[n]}`)
+        if (parts.length > 0) headers.cookie = parts.join('; ')
+      }
+      origin.set(p, { cookies, headers })
     }
     return p
   }

@@ -273,7 +273,12 @@ export class NatsCoreBus implements Bus {
       }
     }
     let others = 0
-    for (const o of this.#order) if (o !== it && o.sub !== undefined && matchesPattern(o.pattern, msg.subject)) others++
+    let wanted = it.active
+    for (const o of this.#order) {
+      if (o !== it && o.sub !== undefined && matchesPattern(o.pattern, msg.subject)) { others++; wanted = true }
+    }
+    // Only released interests match: nobody asked for it any more.
+    if (!wanted) return true
     for (const r of this.#retiring) if (r !== it && r.drained !== true && matchesPattern(r.pattern, msg.subject)) others++
     if (others > 0) this.#remember({ fp, from: new Set([it]), remaining: others, at: Date.now() })
     this.#forward(msg)

@@ -8,7 +8,7 @@ import type { Bus, BusState, BusStatus, PublishAck, PublishInput } from './bus/t
 import type { Principal } from './auth/types.js'
 import { Connection, type CloseReason, type ConnectionOwner } from './connection.js'
 import { encodeControl, encodeRetry, HEARTBEAT, jitter } from './encoder.js'
-import { ERRORS, GatewayError, type ErrorCode, type ResetReason } from './errors.js'
+import { ERRORS, GatewayError, isGatewayError, type ErrorCode, type ResetReason } from './errors.js'
 import { Hub } from './hub.js'
 import type { GatewayOptions } from './options.js'
 import { AuthTelemetry } from './telemetry.js'
@@ -23,7 +23,7 @@ export interface GatewayStats {
   replayedEvents: number
   /** Events accepted by the bus through `publish()`. */
   published: number
-  /** `publish()` refusals and failures by code (SSE_ERR_PUBLISH_BUSY, SSE_ERR_PUBLISH_FAILED). */
+  /** `publish()` refusals and failures by code (SSE_ERR_PUBLISH_BUSY, SSE_ERR_PUBLISH_FAILED, or the bus's own). */
   publishErrors: Partial<Record<ErrorCode, number>>
   /** Ended streams whose client never finished the close within `closeGraceMs`, destroyed. */
   forcedCloses: number
@@ -150,8 +150,10 @@ export class Gateway implements ConnectionOwner {
       this.stats.published++
       return ack
     } catch (err) {
-      this.stats.publishErrors.SSE_ERR_PUBLISH_FAILED = (this.stats.publishErrors.SSE_ERR_PUBLISH_FAILED ?? 0) + 1
-      throw new GatewayError('SSE_ERR_PUBLISH_FAILED', [(err as Error).message], { cause: err })
+      // A bus that already says what went wrong (e.g. SSE_ERR_PUBLISH_SUBJECT) is passed through; anything else failed.
+      const e = isGatewayError(err) ? err : new GatewayError('SSE_ERR_PUBLISH_FAILED', [(err as Error).message], { cause: err })
+      this.stats.publishErrors[e.code] = (this.stats.publishErrors[e.code] ?? 0) + 1
+      throw e
     } finally {
       this.#publishing--
     }

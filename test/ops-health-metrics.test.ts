@@ -5,6 +5,7 @@
 import { connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryBus } from '../src/bus/memory.js'
+import { GatewayError } from '../src/errors.js'
 import type { BusHealth, PublishAck, PublishInput } from '../src/bus/types.js'
 import { PUBLISH_TOKEN, rawGet, recordingClient, startGateway, type TestGateway } from './helpers/gateway.js'
 import { rawStream, until } from './helpers/child-gateway.js'
@@ -245,6 +246,27 @@ describe('publish flood', () => {
     expect(g.app.sseGateway.publishing).toBe(0)
     await c.until(() => c.received.length === ok.length)
     expect(await metricValue(g.url, 'sse_publish_errors_total{code="SSE_ERR_PUBLISH_BUSY"}')).toBe(busy.length)
+  })
+})
+
+describe('publish errors', () => {
+  it('passes a bus error with its own code through (400 SSE_ERR_PUBLISH_SUBJECT); anything else is 503 SSE_ERR_PUBLISH_FAILED', async () => {
+    class PickyBus extends MemoryBus {
+      override async publish (msg: PublishInput): Promise<PublishAck> {
+        if (msg.subject === 'not.mine') throw new GatewayError('SSE_ERR_PUBLISH_SUBJECT', [msg.subject, 'stored by another stream'])
+        if (msg.subject === 'broken.x') throw new Error('socket hang up')
+        return await super.publish(msg)
+      }
+    }
+    const g = await gw({ bus: new PickyBus({ history: { maxEvents: 10, maxBytes: 1 << 20 } }) })
+    const mine = await g.publish('not.mine', 1)
+    expect(mine.status).toBe(400)
+    expect(mine.body.error.code).toBe('SSE_ERR_PUBLISH_SUBJECT')
+    const broken = await g.publish('broken.x', 1)
+    expect(broken.status).toBe(503)
+    expect(broken.body.error.code).toBe('SSE_ERR_PUBLISH_FAILED')
+    expect(await metricValue(g.url, 'sse_publish_errors_total{code="SSE_ERR_PUBLISH_SUBJECT"}')).toBe(1)
+    expect(await metricValue(g.url, 'sse_publish_errors_total{code="SSE_ERR_PUBLISH_FAILED"}')).toBe(1)
   })
 })
 

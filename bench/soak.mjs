@@ -143,7 +143,9 @@ while (Date.now() - t0 < SECS * 1000 && child.exitCode === null) {
 }
 running = false
 await publisher
-await sleep(2000) // let the last events arrive
+// Let the last events arrive (clients mid-reconnect catch up by replay), bounded.
+const maxSeq = () => Math.max(...clients.map(c => c.lastSeq))
+for (let i = 0; i < 150 && clients.some(c => c.lastSeq !== maxSeq()); i++) await sleep(100)
 for (const c of clients) c.socket?.destroy()
 
 // ---------------------------------------------------------------- report
@@ -174,6 +176,7 @@ const result = {
   resets: clients.reduce((a, c) => a + c.resets, 0),
   reconnects: clients.reduce((a, c) => a + c.reconnects, 0),
   clientsShort: short,
+  clientsBehindAtEnd: clients.filter(c => c.lastSeq !== maxSeq()).length,
   rssStartMiB: +(samples[0]?.rss / 2 ** 20).toFixed(1),
   rssEndMiB: +(samples.at(-1)?.rss / 2 ** 20).toFixed(1),
   rssSlopeMiBPerMin: +(slope(steady.map(s => [s.t / 60, s.rss / 2 ** 20]))).toFixed(3),

@@ -5,11 +5,12 @@
  * Real parts: nginx with the plain `location /events { proxy_pass …; }` block, Chromium, nats-server -js, the gateway
  * binary (SSE_AUTH=introspect against the dashboard stand-in, SSE_NATS_URL + SSE_JETSTREAM_STREAM).
  */
+import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
 import { connect, type NatsConnection } from 'nats'
 import {
-  CHROMIUM, NATS_SERVER, NGINX, freePort, launchChromium, sleep, startDashboard, startGateway, startNats, startNginx, until,
+  CHROMIUM, NATS_SERVER, NGINX, freePort, launchChromium, makeCertificate, sleep, tempDir, startDashboard, startGateway, startNats, startNginx, until,
   type Dashboard, type Gateway, type NatsServer, type Nginx,
 } from './e2e/harness.js'
 import { CLIENT_PAGE, DASHBOARD_PAGE, type PageLog } from './e2e/pages.js'
@@ -20,7 +21,10 @@ const readyState = async (p: Page): Promise<number> => await p.evaluate(() => (w
 const ns = (d: Dash): number[] => d.messages.map(m => (JSON.parse(m.data) as { n: number }).n)
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i)
 
-describe.skipIf(NGINX === undefined || CHROMIUM === undefined || NATS_SERVER === undefined)('e2e: dashboard page, session cookie, NATS JetStream, restart, logout', () => {
+// The same story over HTTP/1.1 and over HTTP/2 with TLS (nginx `listen … ssl http2`, a certificate made by openssl).
+describe.skipIf(NGINX === undefined || CHROMIUM === undefined || NATS_SERVER === undefined).each([
+  { protocol: 'http/1.1' }, { protocol: 'h2' },
+])('e2e: dashboard page, session cookie, NATS JetStream, restart, logout ($protocol)', ({ protocol }) => {
   let nats: NatsServer
   let nc: NatsConnection
   let gw: Gateway
@@ -30,16 +34,22 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined || NATS_SERVER ===
   let origin: string
   let browser: Awaited<ReturnType<typeof launchChromium>>
   let env: Record<string, string>
+  let certDir: string
 
   beforeAll(async () => {
+    certDir = tempDir('cert')
+    const tls = protocol === 'h2' ? makeCertificate(certDir) : undefined
     ;[nats, dash, browser, gwPort] = await Promise.all([
       startNats({ jetstream: true }),
       startDashboard({ '/dashboard.html': DASHBOARD_PAGE, '/client.html': CLIENT_PAGE }, user => [`e2e.dash.user.${user}.>`]),
-      launchChromium(),
+      launchChromium(tls === undefined ? [] : [`--ignore-certificate-errors-spki-list=${tls.spki}`]),
       freePort(),
     ])
     const web = await freePort()
-    origin = `http://127.0.0.1:${web}`
+    origin = tls === undefined ? `http://127.0.0.1:${web}` : `https://localhost:${web}`
+    const listen = tls === undefined
+      ? `listen 127.0.0.1:${web};`
+      : `listen 127.0.0.1:${web} ssl http2;\n    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};`
     env = {
       SSE_AUTH: 'introspect',
       SSE_INTROSPECT_URL: `http://127.0.0.1:${dash.port}/introspect`,
@@ -62,7 +72,7 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined || NATS_SERVER ===
     nginx = await startNginx({
       servers: `
   server {
-    listen 127.0.0.1:${web};
+    ${listen}
     location /events { proxy_pass http://127.0.0.1:${gwPort}; }
     location / { proxy_pass http://127.0.0.1:${dash.port}; }
   }`,
@@ -76,10 +86,17 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined || NATS_SERVER ===
     await nc?.close()
     await nats?.stop()
     await dash?.stop()
+    if (certDir !== undefined) rmSync(certDir, { recursive: true, force: true })
   })
 
   it('runs the whole story: 401 before login, cookie login, in-order NATS events, kill -9 + restart without loss, logout', async () => {
     expect(gw.proc.output()).toContain('bus: jetstream')
+    if (protocol === 'h2') {
+      const probe = await browser.context.newPage()
+      await probe.goto(`${origin}/dashboard.html?topic=e2e.dash.public.x`)
+      expect(await probe.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol)).toBe('h2')
+      await probe.close()
+    }
     const js = nc.jetstream()
     const enc = new TextEncoder()
     let n = 0
@@ -134,14 +151,14 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined || NATS_SERVER ===
       expect(clientNs(l)).toEqual(range(1, 40))
       expect(l.resets).toEqual([])
     }
-    console.log(`[e2e] dashboard: 40 NATS events in order across a gateway kill -9 + restart (browser reconnect with Last-Event-ID, 0 lost, 0 duplicated)`)
+    console.log(`[e2e] dashboard (${protocol}): 40 NATS events in order across a gateway kill -9 + restart (browser reconnect with Last-Event-ID, 0 lost, 0 duplicated)`)
 
     // Logout: the dashboard forgets the session; the gateway notices at its next re-validation, sends `unauthorized`
     // and closes; the browser's reconnect gets 401 and EventSource stops.
     const t0 = Date.now()
     await page.evaluate(async () => { await fetch('/logout') })
     await until('stream ended by logout', async () => (await dashOf(page)).unauthorized === 1 && await readyState(page) === 2, 15_000)
-    console.log(`[e2e] logout → unauthorized event and EventSource closed after ${Date.now() - t0} ms (SSE_REVALIDATE_MS=1000)`)
+    console.log(`[e2e] (${protocol}) logout → unauthorized event and EventSource closed after ${Date.now() - t0} ms (SSE_REVALIDATE_MS=1000)`)
     // Every client tab hears it once (the leader relays it) and closes its subscription.
     await until('client tabs told', async () => (await Promise.all(tabs.map(clientLog))).every(l => l.unauthorized === 1 && l.statuses.at(-1)?.state === 'closed'), 15_000)
     await publish(3)

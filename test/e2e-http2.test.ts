@@ -2,6 +2,7 @@
  * HTTP/2 through nginx with TLS (a self-signed certificate made by the test): many streams from several tabs share one
  * connection, where HTTP/1.1 stops at 6 per origin (the control).
  */
+import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
 import {
@@ -20,9 +21,10 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined)('e2e: HTTP/2 with
   let browser: Awaited<ReturnType<typeof launchChromium>>
   let tls: number
   let plain: number
+  let certDir: string
 
   beforeAll(async () => {
-    const certDir = tempDir('cert')
+    certDir = tempDir('cert')
     const cert = makeCertificate(certDir)
     ;[gw, dash, browser] = await Promise.all([
       startGateway({ SSE_HEARTBEAT_MS: '2000', SSE_AUTH: 'none' }),
@@ -53,6 +55,7 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined)('e2e: HTTP/2 with
     await nginx?.stop()
     await gw?.stop()
     await dash?.stop()
+    if (certDir !== undefined) rmSync(certDir, { recursive: true, force: true })
   })
 
   it('carries 2 tabs × 8 streams over one HTTP/2 connection; every stream receives its events', async () => {

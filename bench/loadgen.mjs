@@ -287,6 +287,17 @@ async function waitSubscribed (subs, pub, timeoutMs = spec.probeTimeoutMs ?? 600
   return { subscribed: live.filter((s) => s.probes > 0).length, subscribeMs }
 }
 
+/** For streams that never got a probe: the first typed event each received (retry-later reason), tallied. */
+function whyNotSubscribed (subs) {
+  const why = {}
+  for (const s of subs) {
+    if (!s.ok || s.probes > 0) continue
+    const k = (/event: ([^\n]+)\ndata: ([^\n]{0,120})/.exec(s.text)?.slice(1).join(' ') ?? (s.closedAt ? 'closed, no event' : 'open, no probe')).replace(/"message":"[^"]*"/, '')
+    why[k] = (why[k] ?? 0) + 1
+  }
+  return why
+}
+
 async function rateStep (subs, pub, rate, secs) {
   resetHist()
   const n = subs.filter((s) => s.ok && !s.sock.destroyed).length
@@ -357,10 +368,11 @@ async function modeIdle () {
   await sleep(spec.settleMs ?? 3000)
   const rss1 = readRss(PID); const tcp1 = tcpMemPages()
   const stillOpen = subs.filter((s) => s.ok && !s.sock.destroyed).length
+  const notSubscribedWhy = whyNotSubscribed(subs)
   pub.close(); closeSubs(subs); await sleep(1500)
   const rss2 = readRss(PID)
   return {
-    n, opened: subs.filter((s) => s.ok).length, subscribed: sub.subscribed, stillOpen, subscribeMs: sub.subscribeMs,
+    n, opened: subs.filter((s) => s.ok).length, subscribed: sub.subscribed, stillOpen, subscribeMs: sub.subscribeMs, notSubscribedWhy,
     connectSecs: +connectSecs.toFixed(2), ...stats,
     rssBeforeKB: rss0.vmRssKB, rssAfterKB: rss1.vmRssKB, rssAfterCloseKB: rss2.vmRssKB,
     kbPerStream: +((rss1.vmRssKB - rss0.vmRssKB) / n).toFixed(2),
@@ -379,8 +391,9 @@ async function modeFanout () {
   await sleep(300)
   const r = await rateStep(subs, pub, spec.rate ?? 1000, spec.secs ?? 5)
   const stillOpen = subs.filter((s) => s.ok && !s.sock.destroyed).length
+  const notSubscribedWhy = whyNotSubscribed(subs)
   pub.close(); closeSubs(subs)
-  return { n, subscribed: sub.subscribed, subscribeMs: sub.subscribeMs, stillOpen, ...r, subErrors: stats.subErrors, closed: stats.closed }
+  return { n, notSubscribedWhy, subscribed: sub.subscribed, subscribeMs: sub.subscribeMs, stillOpen, ...r, subErrors: stats.subErrors, closed: stats.closed }
 }
 
 async function modeReplay () {
@@ -472,12 +485,7 @@ async function modeStorm () {
   const q = (p) => hdrTimes.length ? +hdrTimes[Math.min(hdrTimes.length - 1, Math.floor(p * hdrTimes.length))].toFixed(1) : null
   const rss1 = readRss(PID)
   pub.close(); closeSubs(subs)
-  const notSubscribed = subs.filter((s) => s.ok && s.probes === 0)
-  const why = {}
-  for (const s of notSubscribed) {
-    const k = (/event: ([^\n]+)\ndata: ([^\n]{0,120})/.exec(s.text)?.slice(1).join(' ') ?? (s.closedAt ? 'closed, no event' : 'open, no probe')).replace(/"message":"[^"]*"/, '')
-    why[k] = (why[k] ?? 0) + 1
-  }
+  const why = whyNotSubscribed(subs)
   const calls1 = spec.dashboard ? await dashboardCalls(spec.dashboard) : null
   return {
     sessions: COOKIES?.distinct, warmSessions: !!spec.warmSessions,

@@ -31,6 +31,8 @@ import { formatEventId, parseEventId } from './types.js'
 
 export const DEFAULT_HEARTBEAT_MS = 5000
 export const DEFAULT_REPLAY_MAX_SCAN = 100_000
+/** Most topics replayed through server-filtered consumers in parallel; more → one filtered scan. */
+const MAX_FILTERED_READS = 16
 export const DEFAULT_REPLAY_TIMEOUT_MS = 10_000
 /**
  * JetStream API requests normally answer in milliseconds. Kept short because right after a cluster node dies the meta
@@ -415,23 +417,37 @@ export class JetStreamBus implements Bus {
     if (after > last) return { kind: 'reset', reason: 'ahead', cursor: this.cursor() }
     if (after + 1 < first) return { kind: 'reset', reason: 'truncated', cursor: this.cursor() }
     if (after === last || topics.length === 0) return { kind: 'events', events: [] }
-    // One topic inside the stream's subjects: let the server filter. Otherwise read everything and filter here.
     const subjects = info.config.subjects ?? this.#subjects
     // Topics the stream cannot hold contribute nothing (and must not force an unfiltered scan).
     const wanted = subjects.length === 0 ? topics : topics.filter(t => subjects.some(s => patternsOverlap(s, t)))
     if (wanted.length === 0) return { kind: 'events', events: [] }
-    const filter = wanted.length === 1 && subjects.some(s => coversSubject(s, wanted[0])) ? wanted[0] : undefined
-    if (filter === undefined && last - after > this.#js.replayMaxScan) {
-      return { kind: 'reset', reason: 'too_many', cursor: this.cursor() }
+    // Topics inside the stream's subjects and pairwise disjoint: the server filters, one short-lived consumer per
+    // topic (nats-server 2.9 takes one filter subject per consumer), merged by sequence. Otherwise read the stream
+    // once and filter here, at most replayMaxScan messages.
+    const covered = wanted.every(t => subjects.some(s => coversSubject(s, t)))
+    const disjoint = wanted.every((t, i) => wanted.every((u, j) => j <= i || !patternsOverlap(t, u)))
+    let reads: Array<{ events: BusEvent[], firstSeq?: number } | 'too_many'>
+    if (covered && disjoint && wanted.length <= MAX_FILTERED_READS) {
+      reads = await Promise.all(wanted.map(async t => await this.#read(after + 1, last, t, [t], limit)))
+    } else {
+      if (last - after > this.#js.replayMaxScan) return { kind: 'reset', reason: 'too_many', cursor: this.cursor() }
+      reads = [await this.#read(after + 1, last, undefined, wanted, limit)]
     }
-    const r = await this.#read(after + 1, last, filter, wanted, limit)
-    if (r === 'too_many') return { kind: 'reset', reason: 'too_many', cursor: this.cursor() }
+    let events: BusEvent[] = []
+    let firstSeq: number | undefined
+    for (const r of reads) {
+      if (r === 'too_many') return { kind: 'reset', reason: 'too_many', cursor: this.cursor() }
+      if (r.firstSeq !== undefined && (firstSeq === undefined || r.firstSeq < firstSeq)) firstSeq = r.firstSeq
+      events = events.length === 0 ? r.events : events.concat(r.events)
+    }
+    if (reads.length > 1) events.sort((a, b) => a.seq - b.seq)
+    if (events.length > limit) return { kind: 'reset', reason: 'too_many', cursor: this.cursor() }
     // The server starts at the closest available sequence when ours was purged meanwhile: that is a gap.
-    if (r.firstSeq !== undefined && r.firstSeq > after + 1) {
+    if (firstSeq !== undefined && firstSeq > after + 1) {
       const now = await jsm.streams.info(this.#js.stream).catch(() => undefined)
       if (now !== undefined && now.state.first_seq > after + 1) return { kind: 'reset', reason: 'truncated', cursor: this.cursor() }
     }
-    return { kind: 'events', events: r.events }
+    return { kind: 'events', events }
   }
 
   /** Reads stream messages [from, to] through a short-lived consumer; stops at `to` or when nothing is pending. */

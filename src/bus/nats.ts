@@ -40,6 +40,8 @@ interface Interest {
   sub?: Subscription
   /** Earlier interests a message could also match: if one of them is active, it forwards, not this one. */
   earlier: Interest[]
+  /** While retiring: every interest that can receive a copy of one of its messages (they all overlap it). */
+  peers?: Set<Interest>
   /** Drained: the server confirmed its UNSUB; it receives nothing more (kept briefly to catch trailing copies). */
   drained?: boolean
   /** How many later interests overlap this one (they would take over when it leaves). */
@@ -161,6 +163,7 @@ export class NatsCoreBus implements Bus {
     if (known !== undefined) { known.refs++; return }
     const it: Interest = { pattern, refs: 1, earlier: [], later: 0, active: true }
     for (const other of this.#order) if (patternsOverlap(other.pattern, pattern)) { it.earlier.push(other); other.later++ }
+    for (const r of this.#retiring) if (patternsOverlap(r.pattern, pattern)) r.peers?.add(it)
     this.#interests.set(pattern, it)
     this.#order.push(it)
     if (this.#nc !== undefined) this.#subscribe(it)
@@ -188,6 +191,7 @@ export class NatsCoreBus implements Bus {
     // Later, overlapping interests take over what this one forwarded. Copies already on the wire reach either or
     // both subscriptions, so until the server confirms the UNSUB (drain = UNSUB + PING/PONG) this one keeps
     // receiving, and copies are matched up by content: no message lost, none forwarded twice.
+    it.peers = new Set([...it.earlier.filter(e => e.active), ...takers])
     this.#retiring.add(it)
     this.#seedCopies(it, takers)
     const done = (): void => {
@@ -196,6 +200,7 @@ export class NatsCoreBus implements Bus {
       it.drained = true
       setTimeout(() => {
         this.#retiring.delete(it)
+        it.peers = undefined
         if (this.#retiring.size === 0) { this.#copies.clear(); this.#copyQueue = []; this.#copyHead = 0 }
       }, HANDOVER_GRACE_MS).unref()
     }
@@ -258,9 +263,9 @@ export class NatsCoreBus implements Bus {
    * (each subscription gets at most one copy of a message) and dropped. Returns true when it handled `msg`.
    */
   #handOver (it: Interest, msg: Msg): boolean {
-    let retiringMatch = false
-    for (const r of this.#retiring) if (matchesPattern(r.pattern, msg.subject)) { retiringMatch = true; break }
-    if (!retiringMatch) return false
+    let matching: Interest[] | undefined
+    for (const r of this.#retiring) if (matchesPattern(r.pattern, msg.subject)) (matching ??= []).push(r)
+    if (matching === undefined) return false
     const fp = fingerprint(msg)
     const pending = this.#copies.get(fp)
     if (pending !== undefined) {
@@ -272,14 +277,20 @@ export class NatsCoreBus implements Bus {
         return true
       }
     }
+    // Only interests overlapping a retiring one can hold a copy: its peers (not every interest).
     let others = 0
     let wanted = it.active
-    for (const o of this.#order) {
-      if (o !== it && o.sub !== undefined && matchesPattern(o.pattern, msg.subject)) { others++; wanted = true }
+    const counted = new Set<Interest>([it])
+    for (const r of matching) if (!counted.has(r)) { counted.add(r); if (r.drained !== true) others++ }
+    for (const r of matching) {
+      for (const o of r.peers ?? []) {
+        if (counted.has(o)) continue
+        counted.add(o)
+        if (o.active && o.sub !== undefined && matchesPattern(o.pattern, msg.subject)) { others++; wanted = true }
+      }
     }
     // Only released interests match: nobody asked for it any more.
     if (!wanted) return true
-    for (const r of this.#retiring) if (r !== it && r.drained !== true && matchesPattern(r.pattern, msg.subject)) others++
     if (others > 0) this.#remember({ fp, from: new Set([it]), remaining: others, at: Date.now() })
     this.#forward(msg)
     return true

@@ -14,8 +14,14 @@ import { delimiter, join } from 'node:path'
 const live = new Set<NatsServer>()
 process.once('exit', () => { for (const s of live) s.killSync() })
 
-/** Path of the `nats-server` binary (PATH, then /usr/sbin, /usr/local/bin), or undefined. */
+/**
+ * Path of the `nats-server` binary (PATH, then /usr/sbin, /usr/local/bin), or undefined.
+ * `SSE_TEST_NATS_SERVER=<path>` picks a binary; `SSE_TEST_NATS_SERVER=none` simulates a machine without one.
+ */
 export function findNatsServer (): string | undefined {
+  const forced = process.env.SSE_TEST_NATS_SERVER
+  if (forced === 'none') return undefined
+  if (forced !== undefined && forced !== '') return forced
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin']
   for (const d of dirs) {
     if (d === '') continue

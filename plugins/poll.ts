@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { jitter } from '../src/encoder.js'
 import { GatewayError, isGatewayError, type ErrorCode } from '../src/errors.js'
-import { longPoll, pollResultJson } from '../src/poll.js'
+import { longPoll, pollResultJson, PollInterests } from '../src/poll.js'
 import { parseTopics, pickLastEventId } from '../src/request.js'
 import { sendError } from './events.js'
 
@@ -29,6 +29,7 @@ async function ssePoll (fastify: FastifyInstance, opts: SsePollOptions): Promise
   const gateway = fastify.sseGateway
   const options = gateway.options
   const active = new Set<AbortController>()
+  const linger = new PollInterests(gateway.hub, options.pollLingerMs)
 
   const retryLater = (reply: import('fastify').FastifyReply, code: ErrorCode, headers?: Record<string, string>): unknown => {
     reply.header('retry-after', String(Math.max(1, Math.ceil(jitter(options.busyRetryMs) / 1000))))
@@ -71,7 +72,7 @@ async function ssePoll (fastify: FastifyInstance, opts: SsePollOptions): Promise
         lastEventId: pickLastEventId(request.headers['last-event-id'], query.lastEventId),
         timeoutMs: timeoutS * 1000,
         replayLimit: options.replayLimit,
-      }, ac.signal)
+      }, ac.signal, linger)
       if (reply.raw.destroyed) return reply
       if (admitted.headers !== undefined) reply.headers(admitted.headers)
       // Each answer is one user's events: never stored by a shared cache.
@@ -83,7 +84,10 @@ async function ssePoll (fastify: FastifyInstance, opts: SsePollOptions): Promise
   })
 
   // Waiting polls would hold shutdown for up to their timeout: answer them now (the client polls again elsewhere).
-  fastify.addHook('preClose', async () => { for (const ac of active) ac.abort() })
+  fastify.addHook('preClose', async () => {
+    for (const ac of active) ac.abort()
+    linger.close()
+  })
 }
 
 /** `timeout` in seconds: absent → `fallback`; a non-negative number (fractions allowed) → capped at `max`. */

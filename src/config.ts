@@ -124,6 +124,7 @@ export function configFromEnv (env: Env = process.env): ServerConfig {
     },
     publishBodyLimit: intFromEnv(env, 'SSE_PUBLISH_BODY_LIMIT', d.publishBodyLimit, 64, 64 * 1024 * 1024),
     maxPollTimeoutS: intFromEnv(env, 'SSE_POLL_MAX_TIMEOUT_S', d.maxPollTimeoutS, 0, 3600),
+    pollLingerMs: intFromEnv(env, 'SSE_POLL_LINGER_MS', d.pollLingerMs, 0, 3_600_000),
     maxPublishInFlight: intFromEnv(env, 'SSE_MAX_PUBLISH_IN_FLIGHT', d.maxPublishInFlight, 1, 1_000_000),
     closeGraceMs: intFromEnv(env, 'SSE_CLOSE_GRACE_MS', d.closeGraceMs, 0, 600_000),
     publishToken

@@ -20,6 +20,7 @@ export const DEFAULT_HISTORY_SIZE = 10_000
 export const DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
 export const DEFAULT_PUBLISH_BODY_LIMIT = 64 * 1024
 export const DEFAULT_MAX_POLL_TIMEOUT_S = 30
+export const DEFAULT_POLL_LINGER_MS = 30_000
 export const DEFAULT_MAX_PUBLISH_IN_FLIGHT = 256
 export const DEFAULT_CLOSE_GRACE_MS = 5_000
 
@@ -44,6 +45,11 @@ export interface GatewayOptions {
   publishBodyLimit: number
   /** Longest wait of one `GET /events/poll` (its `timeout` is capped to this); keep it below the proxy's read timeout. */
   maxPollTimeoutS: number
+  /**
+   * How long a long-poll's topics stay subscribed after it answers, so the next poll finds what was published in
+   * between (core NATS mode keeps history only for subscribed subjects). 0 = not at all.
+   */
+  pollLingerMs: number
   /**
    * Publishes the bus has not acknowledged yet, across all `POST /events/publish` requests; one more gets
    * 503 `SSE_ERR_PUBLISH_BUSY`, so a flood cannot queue unbounded work behind a slow bus. 0 = no HTTP publishing capacity.
@@ -73,6 +79,7 @@ export function defaultOptions (): GatewayOptions {
     history: { maxEvents: DEFAULT_HISTORY_SIZE, maxBytes: DEFAULT_HISTORY_BYTES },
     publishBodyLimit: DEFAULT_PUBLISH_BODY_LIMIT,
     maxPollTimeoutS: DEFAULT_MAX_POLL_TIMEOUT_S,
+    pollLingerMs: DEFAULT_POLL_LINGER_MS,
     maxPublishInFlight: DEFAULT_MAX_PUBLISH_IN_FLIGHT,
     closeGraceMs: DEFAULT_CLOSE_GRACE_MS
   }
@@ -87,7 +94,7 @@ export function resolveOptions (partial: Partial<GatewayOptions> = {}): GatewayO
     history: { ...base.history, ...stripUndefined(partial.history ?? {}) }
   }
   for (const key of ['heartbeatMs', 'retryMs', 'busyRetryMs', 'maxTopics', 'maxQueueBytes', 'maxConnections',
-    'maxConnectionsPerUser', 'maxStreamAgeMs', 'replayLimit', 'publishBodyLimit', 'maxPollTimeoutS', 'maxPublishInFlight', 'closeGraceMs'] as const) {
+    'maxConnectionsPerUser', 'maxStreamAgeMs', 'replayLimit', 'publishBodyLimit', 'maxPollTimeoutS', 'pollLingerMs', 'maxPublishInFlight', 'closeGraceMs'] as const) {
     const v = out[key]
     if (!Number.isFinite(v) || v < 0) throw new TypeError(`invalid option ${key}: ${String(v)}`)
   }

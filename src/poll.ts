@@ -63,11 +63,12 @@ export interface PollContext {
   bus: Bus
 }
 
+
 /**
  * Answers one long-poll. `signal` aborts the wait (client gone, server closing): the answer is then whatever
  * has arrived so far, which the caller may discard.
  */
-export async function longPoll (ctx: PollContext, req: PollRequest, signal?: AbortSignal): Promise<PollResult> {
+export async function longPoll (ctx: PollContext, req: PollRequest, signal?: AbortSignal, linger?: PollInterests): Promise<PollResult> {
   const waiter = new PollWaiter(req)
   // Live first, so nothing published while the history is read can fall between replay and live.
   ctx.hub.add(waiter)
@@ -133,6 +134,7 @@ export async function longPoll (ctx: PollContext, req: PollRequest, signal?: Abo
     const last = out.length > 0 ? out[out.length - 1].id : after
     return { ...(reset !== undefined ? { reset } : {}), events: out, lastEventId: last }
   } finally {
+    linger?.hold(req.topics)
     ctx.hub.remove(waiter)
   }
 }
@@ -151,4 +153,55 @@ export function pollResultJson (r: PollResult): string {
   if (r.reset !== undefined) out += `"reset":${JSON.stringify(r.reset)},`
   out += `"events":[${r.events.map(pollEventJson).join(',')}],"lastEventId":${JSON.stringify(r.lastEventId)}}`
   return out
+}
+
+/** Most distinct topic sets kept subscribed between polls; beyond it new sets simply do not linger. */
+export const MAX_LINGERING_TOPIC_SETS = 10_000
+
+/**
+ * Keeps the topics of recent polls subscribed for `lingerMs` after each poll answers. Between two polls of one client
+ * nothing else may want those subjects; in core NATS mode the gateway would then unsubscribe, never receive what is
+ * published until the next poll, and that poll's replay would silently miss it (the history only holds what arrived).
+ */
+export class PollInterests {
+  readonly #hub: Hub
+  readonly #lingerMs: number
+  readonly #held = new Map<string, { sub: Subscriber, timer: NodeJS.Timeout }>()
+
+  constructor (hub: Hub, lingerMs: number) {
+    this.#hub = hub
+    this.#lingerMs = lingerMs
+  }
+
+  get size (): number { return this.#held.size }
+
+  /** (Re)starts the linger of `topics`; call it before the poll's own subscriber leaves, so the interest never drops. */
+  hold (topics: readonly string[]): void {
+    if (this.#lingerMs <= 0) return
+    const key = [...topics].sort().join('\n')
+    let h = this.#held.get(key)
+    if (h !== undefined) {
+      clearTimeout(h.timer)
+    } else {
+      if (this.#held.size >= MAX_LINGERING_TOPIC_SETS) return
+      const sub: Subscriber = { topics: [...topics], stamp: 0, deliver () {} }
+      this.#hub.add(sub)
+      h = { sub, timer: undefined as unknown as NodeJS.Timeout }
+      this.#held.set(key, h)
+    }
+    const held = h
+    held.timer = setTimeout(() => {
+      this.#held.delete(key)
+      this.#hub.remove(held.sub)
+    }, this.#lingerMs)
+    held.timer.unref()
+  }
+
+  close (): void {
+    for (const h of this.#held.values()) {
+      clearTimeout(h.timer)
+      this.#hub.remove(h.sub)
+    }
+    this.#held.clear()
+  }
 }

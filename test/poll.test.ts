@@ -7,6 +7,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { request } from 'undici'
 import { sseGatewayPlugin, type SseGatewayOptions } from '../plugins/gateway.js'
 import { GatewayError } from '../src/errors.js'
+import { connect } from 'nats'
+import { NATS_SERVER, startNats } from './e2e/harness.js'
 
 interface PollBody {
   reset?: { reason: string, cursor: string }
@@ -110,7 +112,7 @@ describe('GET /events/poll', () => {
   })
 
   it('a client polling in a loop while events are published gets every event exactly once, in order', async () => {
-    const base = await start()
+    const base = await start({ pollLingerMs: 0 })
     let cursor = app!.sseGateway.bus.cursor()
     const N = 300
     const producer = (async () => {
@@ -169,7 +171,7 @@ describe('GET /events/poll', () => {
   })
 
   it('frees its hub subscription when the client goes away, and answers waiting polls at shutdown', async () => {
-    const base = await start()
+    const base = await start({ pollLingerMs: 0 })
     const ac = new AbortController()
     const dropped = request(`${base}/events/poll?topic=a&timeout=20`, { signal: ac.signal }).catch(() => undefined)
     await new Promise(resolve => setTimeout(resolve, 200))
@@ -204,5 +206,39 @@ describe('GET /events?ready=1', () => {
     }
     expect(text).toContain(`event: ready\ndata: {"cursor":"${head}"}\n\n`)
     res.body.destroy()
+  })
+})
+
+describe.skipIf(NATS_SERVER === undefined)('GET /events/poll on core NATS', () => {
+  it('keeps its topics subscribed between polls, so events published between two polls are not lost', async () => {
+    const server = await startNats({ jetstream: false })
+    const nc = await connect({ servers: server.url })
+    try {
+      const base = await start({ nats: { servers: [server.url] }, pollLingerMs: 1500 })
+      let cursor = (await poll(base, 'topic=core.poll&timeout=0')).body.lastEventId
+      // Core NATS: a subscription is in effect once the server has it (one round trip), as for a stream.
+      await (app!.sseGateway.bus as unknown as { flush: () => Promise<void> }).flush()
+      const got: unknown[] = []
+      for (let i = 0; i < 5; i++) {
+        // No poll is waiting now: only the lingering interest keeps these in the gateway's history.
+        nc.publish('core.poll', JSON.stringify({ i }))
+        await nc.flush()
+        await new Promise(resolve => setTimeout(resolve, 100))
+        const r = await poll(base, `topic=core.poll&lastEventId=${encodeURIComponent(cursor)}&timeout=2`)
+        expect(r.body.reset).toBeUndefined()
+        got.push(...r.body.events.map(e => e.data))
+        cursor = r.body.lastEventId
+      }
+      expect(got).toEqual([0, 1, 2, 3, 4].map(i => ({ i })))
+      // One lingering holder for the topic set, released after pollLingerMs.
+      expect(app!.sseGateway.hub.size).toBe(1)
+      await new Promise(resolve => setTimeout(resolve, 1800))
+      expect(app!.sseGateway.hub.size).toBe(0)
+    } finally {
+      await app?.close()
+      app = undefined
+      await nc.close()
+      await server.stop()
+    }
   })
 })

@@ -48,7 +48,8 @@ export function subscribe (topics, options = {}) {
   const o = { ...DEFAULTS, ...options }
   const g = globalThis
   const base = new URL(o.url, g.location?.href)
-  const key = `sse-gateway ${base.origin}${base.pathname} ${[...list].sort().join(' ')}`
+  // Tabs share a stream only when it carries exactly what each needs: same gateway, topics and event names.
+  const key = `sse-gateway ${base.origin}${base.pathname} ${[...list].sort().join(' ')} | ${[...o.events].sort().join(' ')}`
 
   let closed = false
   let lastId = o.lastEventId

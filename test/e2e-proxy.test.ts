@@ -2,8 +2,9 @@
  * The gateway behind Debian's nginx with nothing but `location /events { proxy_pass http://127.0.0.1:<port>; }`:
  * events arrive unbuffered and promptly, and heartbeats keep a stream alive past a short proxy_read_timeout.
  */
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NGINX, freePort, openStream, sleep, startGateway, startNginx, stats, until, type Gateway, type Nginx } from './e2e/harness.js'
+import { NGINX, ROOT, freePort, openStream, sleep, startGateway, startNginx, stats, until, type Gateway, type Nginx } from './e2e/harness.js'
 
 describe.skipIf(NGINX === undefined)('e2e: plain nginx proxy_pass in front of the gateway', () => {
   let gw: Gateway
@@ -13,6 +14,14 @@ describe.skipIf(NGINX === undefined)('e2e: plain nginx proxy_pass in front of th
   let shortTimeout: number
   let shortTimeoutQuiet: number
   let buffering: number
+
+  // The README's nginx snippet, used verbatim (port substituted) as the plain server's only location.
+  const readme = readFileSync(`${ROOT}/README.md`, 'utf8')
+  const snippet = /```nginx\n([^`]+)```/.exec(readme)?.[1].trim() ?? ''
+
+  it('the README snippet is the plain block, nothing SSE-specific', () => {
+    expect(snippet).toBe('location /events { proxy_pass http://127.0.0.1:8080; }')
+  })
 
   beforeAll(async () => {
     ;[gw, quiet] = await Promise.all([
@@ -25,7 +34,7 @@ describe.skipIf(NGINX === undefined)('e2e: plain nginx proxy_pass in front of th
       servers: `
   server {
     listen 127.0.0.1:${plain};
-    location /events { proxy_pass http://127.0.0.1:${gw.port}; }
+    ${snippet.replace(':8080;', `:${gw.port};`)}
   }
   server {
     listen 127.0.0.1:${shortTimeout};

@@ -123,9 +123,14 @@ describe.skipIf(NGINX === undefined || CHROMIUM === undefined || NATS_SERVER ===
       await t.goto(`${origin}/client.html?topic=${encodeURIComponent(topic)}`)
       tabs.push(t)
     }
+    // And one tab on long-poll by itself: the same cursor, replay and logout semantics over GET /events/poll.
+    const pollTab = await browser.context.newPage()
+    await pollTab.goto(`${origin}/client.html?topic=${encodeURIComponent(topic)}&transport=poll&share=0`)
+    tabs.push(pollTab)
     const clientLog = async (p: Page): Promise<PageLog> => await p.evaluate(() => (window as unknown as { __log: PageLog }).__log)
     const clientNs = (l: PageLog): number[] => l.events.map(e => (e.data as { n: number }).n)
     await until('client tabs open', async () => (await Promise.all(tabs.map(clientLog))).every(l => l.statuses.some(s => s.state === 'open')))
+    expect((await clientLog(pollTab)).statuses.find(s => s.state === 'open')?.transport).toBe('poll')
 
     await publish(20)
     await until('20 events', async () => (await dashOf(page)).messages.length >= 20)

@@ -8,7 +8,7 @@ export interface PageLog {
 }
 
 /**
- * `/client.html?topic=…[&event=<name>…][&probeMs=…][&noes=1][&share=0]`: subscribes with the browser client and records everything in
+ * `/client.html?topic=…[&event=<name>…][&probeMs=…][&noes=1][&share=0][&transport=poll]`: subscribes with the browser client and records everything in
  * `window.__log`; `window.__sub` is the subscription.
  */
 export const CLIENT_PAGE = `<!doctype html><meta charset="utf-8"><title>client</title>
@@ -24,6 +24,7 @@ export const CLIENT_PAGE = `<!doctype html><meta charset="utf-8"><title>client</
     pollTimeout: 5,
     events: p.getAll('event'),
     share: p.get('share') !== '0',
+    transport: p.get('transport') ?? 'auto',
     reconnectMinMs: 200,
     reconnectMaxMs: 1000,
     onEvent: ev => log.events.push({ ...ev, at: Date.now() }),

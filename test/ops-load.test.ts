@@ -209,13 +209,14 @@ describe('HTTP-layer limits', () => {
   })
 
   it('a burst at 1,000 connections/s (3,000 in 3 s, RELIABILITY #39 scaled) against SSE_MAX_CONNECTIONS=200: 200 open, the rest 200 + busy, event loop responsive', async () => {
-    const TOTAL = 3000
+    // OPS_BURST_TOTAL=10000 runs the matrix's full 10,000 in 10 s (same rate); 3,000 keeps the suite's budget.
+    const TOTAL = Math.min(Number(process.env.OPS_BURST_TOTAL ?? 3000), 10_000)
     const CAP = 200
     const c = await child({ SSE_MAX_CONNECTIONS: String(CAP), SSE_BUSY_RETRY_MS: '5000' })
     await c.metric('nodejs_eventloop_lag_p99_seconds') // prom-client's event-loop histogram restarts at each scrape
     const burst: RawStream[] = []
     const started = Date.now()
-    while (burst.length < TOTAL && Date.now() - started < 20_000) {
+    while (burst.length < TOTAL && Date.now() - started < 60_000) {
       for (let i = 0; i < 10; i++) burst.push(open(c, '/events?topic=burst.x'))
       await new Promise(resolve => setTimeout(resolve, 10))
     }

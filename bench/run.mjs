@@ -3,7 +3,7 @@
 //   npm run bench                  quick mode (a few minutes)
 //   npm run bench -- --full        longer steps, 3 replay reconnects, ~20,000 held streams, 5,000 msg/s step
 //   options: --only=gateway,node-batch   --skip=nchan   --scenarios=idle,fanout,replay,storm,held   --no-micro
-//            --out=bench/results/x.json  --no-pin   --secs=N
+//            --out=bench/results/x.json  --no-pin   --secs=N   --repeat=N   --nice=N   --no-build
 //
 // Every server runs pinned to core 0 and the load generator (bench/loadgen.mjs, a separate process) to core 1 when
 // `taskset` exists and the machine has two cores or more. Each server is started, measured and stopped by its pid
@@ -451,6 +451,10 @@ async function runMicro () {
 }
 
 // ---------------------------------------------------------------- main
+// Measure what is in src/ now, not a stale dist/ (--no-build to skip, e.g. to measure a build copied elsewhere).
+if (!flag('no-build') && fs.existsSync(path.join(ROOT, 'tsconfig.build.json'))) {
+  try { execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] }) } catch { log('npm run build failed: measuring the existing dist/ (if any)') }
+}
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sse-bench-'))
 const report = { mode: MODE, command: `npm run bench${args.length ? ' -- ' + args.join(' ') : ''}`, machine: machine(), targets: [] }
 if (!PIN) log('taskset or a second core is missing: server and load generator share cores')

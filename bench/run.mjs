@@ -3,7 +3,7 @@
 //   npm run bench                  quick mode (a few minutes)
 //   npm run bench -- --full        longer steps, 3 replay reconnects, ~20,000 held streams, 5,000 msg/s step
 //   options: --only=gateway,node-batch   --skip=nchan   --scenarios=idle,fanout,replay,storm,held   --no-micro
-//            --out=bench/results/x.json  --no-pin   --secs=N   --repeat=N   --nice=N   --no-build
+//            --out=bench/results/x.json  --no-pin   --secs=N   --repeat=N   --nice=N   --no-build   --keep-logs
 //
 // Every server runs pinned to core 0 and the load generator (bench/loadgen.mjs, a separate process) to core 1 when
 // `taskset` exists and the machine has two cores or more. Each server is started, measured and stopped by its pid
@@ -476,4 +476,6 @@ const outFile = opt('out', path.join(BENCH, 'results', `${report.machine.date.sl
 fs.mkdirSync(path.dirname(outFile), { recursive: true })
 fs.writeFileSync(outFile, JSON.stringify(report, null, 1) + '\n')
 console.log(md)
-log(`wrote ${path.relative(process.cwd(), outFile)}; server logs in ${tmp}`)
+// The scratch folder holds server logs and JetStream stores: kept only when asked (--keep-logs).
+if (flag('keep-logs')) log(`wrote ${path.relative(process.cwd(), outFile)}; server logs in ${tmp}`)
+else { fs.rmSync(tmp, { recursive: true, force: true }); log(`wrote ${path.relative(process.cwd(), outFile)} (--keep-logs keeps the server logs)`) }

@@ -21,6 +21,7 @@ import { GatewayError } from '../errors.js'
 import { coversSubject } from '../subject.js'
 import { matchesAny } from './history.js'
 import {
+  drainConnection,
   connectWithin, consoleLogger, redactUrl, encodeText, jitter, makeEvent, patternsOverlap, PayloadGuard, publishHeaders, sleep,
   type BusLogger, type NatsConnectOptions
 } from './nats-common.js'
@@ -541,6 +542,7 @@ export class JetStreamBus implements Bus {
     this.#handlers = undefined
     const nc = this.#nc
     this.#nc = undefined
-    if (nc !== undefined && !nc.isClosed()) await nc.close().catch(() => {})
+    // Drained, not just closed: publishes still in flight reach the server before the process exits.
+    if (nc !== undefined) await drainConnection(nc)
   }
 }

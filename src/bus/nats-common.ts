@@ -157,3 +157,24 @@ export function jitter (ms: number): number {
 export async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }
+
+/** How long closing a bus waits for the NATS connection to drain before closing it outright. */
+export const DRAIN_TIMEOUT_MS = 2000
+
+/**
+ * Drains the connection (in-flight publishes are flushed, subscriptions finish what they hold), bounded in time:
+ * a drain against a server that is gone would otherwise wait for a reconnect that never comes.
+ */
+export async function drainConnection (nc: NatsConnection, timeoutMs = DRAIN_TIMEOUT_MS): Promise<void> {
+  if (nc.isClosed()) return
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<void>(resolve => { timer = setTimeout(resolve, timeoutMs) })
+  try {
+    await Promise.race([nc.isDraining() ? nc.closed() : nc.drain(), timedOut])
+  } catch {
+    // Draining a connection that is reconnecting throws; close below.
+  } finally {
+    clearTimeout(timer)
+  }
+  if (!nc.isClosed()) await nc.close().catch(() => {})
+}

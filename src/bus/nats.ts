@@ -12,6 +12,7 @@ import { matchSubject as matchesPattern } from '../subject.js'
 import { History, type HistoryLimits } from './history.js'
 import { newEpoch } from './memory.js'
 import {
+  drainConnection,
   connectWithin, consoleLogger, redactUrl, encodeText, EVENT_HEADER, makeEvent, patternsOverlap, PayloadGuard, publishHeaders,
   type BusLogger, type NatsConnectOptions
 } from './nats-common.js'
@@ -369,6 +370,7 @@ export class NatsCoreBus implements Bus {
     this.#handlers = undefined
     const nc = this.#nc
     this.#nc = undefined
-    if (nc !== undefined && !nc.isClosed()) await nc.close().catch(() => {})
+    // Drained, not just closed: publishes still in flight reach the server before the process exits.
+    if (nc !== undefined) await drainConnection(nc)
   }
 }

@@ -36,6 +36,7 @@ async function sseGateway (fastify: FastifyInstance, opts: SseGatewayOptions): P
         authenticate: events.authenticate ?? auth.authenticate,
         authorize: events.authorize ?? auth.authorize,
         checkOrigin: events.checkOrigin ?? auth.checkOrigin,
+        authMetrics: events.authMetrics ?? auth.metrics,
       })
   if (auth !== undefined) await fastify.register(sseAuthPlugin, { auth })
   await fastify.register(ssePollPlugin, { path: opts.path })

@@ -185,3 +185,20 @@ describe('rawCookies', () => {
     expect(rawCookies(header, ['sessionid'])).toEqual(expected)
   })
 })
+
+describe('introspect metrics', () => {
+  it('reports cache hits and misses, and each dashboard call with its outcome and latency', async () => {
+    const { AuthTelemetry } = await import('../src/telemetry.js')
+    const metrics = new AuthTelemetry()
+    dash.sessions.set('m1', { user: 'alice' })
+    const auth = make({ metrics })
+    await auth(req({ sessionid: 'm1' }))
+    await auth(req({ sessionid: 'm1' }))
+    await auth(req({ sessionid: 'nobody' }))
+    dash.mode = 'fail'
+    expect(await code(auth(req({ sessionid: 'down' })))).toBe('SSE_ERR_AUTH_UNAVAILABLE')
+    expect({ hits: metrics.cacheHits, misses: metrics.cacheMisses }).toEqual({ hits: 1, misses: 3 })
+    expect(metrics.calls).toEqual({ ok: 1, denied: 1, unavailable: 1 })
+    expect(metrics.latencyCount).toBe(3)
+  })
+})

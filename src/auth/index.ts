@@ -9,6 +9,7 @@
 import type { Authenticate, Authorize, AuthRequest, Principal } from './types.js'
 import type { AuthConfig } from './config.js'
 import { createAuthorizer } from './authorize.js'
+import { AuthTelemetry } from '../telemetry.js'
 import { djangoAuthenticator } from './django.js'
 import { introspectAuthenticator, rawCookies } from './introspect.js'
 import { NONE_WARNING, noneAuthenticator } from './none.js'
@@ -46,11 +47,14 @@ export interface AuthRuntime {
   cookieNames: readonly string[]
   /** Warnings to log once at start-up (e.g. SSE_AUTH=none). */
   warnings: string[]
+  /** Cache and dashboard figures the strategy reports; the gateway exports them at /metrics. */
+  metrics: AuthTelemetry
   close: () => Promise<void>
 }
 
 export function createAuthFromConfig (cfg: AuthConfig): AuthRuntime {
   const hasher = createSessionHasher(cfg.sessionHashKey)
+  const metrics = new AuthTelemetry()
   const warnings: string[] = []
   let base: Authenticate
   let close = async (): Promise<void> => {}
@@ -61,7 +65,7 @@ export function createAuthFromConfig (cfg: AuthConfig): AuthRuntime {
       base = djangoAuthenticator({ ...cfg.django!, cookieName, sessionHasher: hasher })
       break
     case 'introspect': {
-      const a = introspectAuthenticator({ ...cfg.introspect!, cookieNames: cfg.cookieNames, sessionHasher: hasher })
+      const a = introspectAuthenticator({ ...cfg.introspect!, cookieNames: cfg.cookieNames, sessionHasher: hasher, metrics })
       base = a
       close = a.close
       forget = a.forget
@@ -131,6 +135,7 @@ export function createAuthFromConfig (cfg: AuthConfig): AuthRuntime {
     maxConnectionsPerUser: cfg.maxConnectionsPerUser,
     cookieNames: cfg.cookieNames,
     warnings,
+    metrics,
     close,
   }
 }

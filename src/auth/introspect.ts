@@ -11,6 +11,7 @@
  * - anything else (5xx, time-out, refused connection, garbage, oversized body) → throws
  *   GatewayError('SSE_ERR_AUTH_UNAVAILABLE'), never cached: the next look-up asks again.
  */
+import type { AuthMetrics } from '../telemetry.js'
 import { Pool } from 'undici'
 import { LRUCache } from 'lru-cache'
 import { GatewayError, isGatewayError } from '../errors.js'
@@ -40,6 +41,8 @@ export interface IntrospectOptions {
   negativeTtlMs?: number
   /** Maximum number of cached sessions. */
   cacheMax?: number
+  /** Cache hits and misses, dashboard latency and outcomes (exported at /metrics). */
+  metrics?: AuthMetrics
   /** Keep-alive connections to the dashboard. */
   connections?: number
   sessionHashKey?: string | Buffer
@@ -118,7 +121,21 @@ export function introspectAuthenticator (opts: IntrospectOptions): IntrospectAut
     connectTimeout: timeoutMs,
   })
 
+  const metrics = opts.metrics
+
   async function lookup (cookieHeader: string, session: string): Promise<Entry> {
+    const started = performance.now()
+    try {
+      const entry = await lookupOnce(cookieHeader, session)
+      metrics?.dashboardCall(performance.now() - started, entry.principal === null ? 'denied' : 'ok')
+      return entry
+    } catch (err) {
+      metrics?.dashboardCall(performance.now() - started, 'unavailable')
+      throw err
+    }
+  }
+
+  async function lookupOnce (cookieHeader: string, session: string): Promise<Entry> {
     let res
     try {
       res = await pool.request({
@@ -202,6 +219,9 @@ export function introspectAuthenticator (opts: IntrospectOptions): IntrospectAut
     const primary = cookies[cookieNames[0]]
     const session = hash(primary !== undefined && primary !== '' ? primary : header)
     const key = parts.length === 1 && primary !== undefined ? session : hash(header)
+    if (metrics !== undefined) {
+      if (cache.has(key)) metrics.cacheHit(); else metrics.cacheMiss()
+    }
     const entry = await cache.fetch(key, { context: { header, session } })
     if (entry === undefined || entry.principal === null) {
       if (negTtl <= 0) cache.delete(key)

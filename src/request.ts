@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { GatewayError } from './errors.js'
 import { checkSubject, type SubjectLimits } from './subject.js'
 import type { PublishInput } from './bus/types.js'
-import { EVENT_NAME } from './bus/types.js'
+import { isPublisherEventName, RESERVED_EVENT_NAMES } from './bus/types.js'
 
 /** `?topic=a&topic=b`, validated and de-duplicated; throws a 400 GatewayError naming the offending topic. */
 export function parseTopics (raw: unknown, maxTopics: number, limits: SubjectLimits): string[] {
@@ -48,8 +48,9 @@ export function parsePublishBody (body: unknown, limits: SubjectLimits): Publish
   const data = typeof b.data === 'string' ? b.data : JSON.stringify(b.data)
   const out: PublishInput = { subject: b.subject, data }
   if (b.event !== undefined) {
-    if (typeof b.event !== 'string' || !EVENT_NAME.test(b.event)) {
-      throw new GatewayError('SSE_ERR_PUBLISH_INVALID', ['"event" must match [A-Za-z0-9_.:-]{1,64}'])
+    if (!isPublisherEventName(b.event)) {
+      throw new GatewayError('SSE_ERR_PUBLISH_INVALID', [
+        `"event" must match [A-Za-z0-9_.:-]{1,64} and not be one of the gateway's own (${[...RESERVED_EVENT_NAMES].join(', ')})`])
     }
     out.event = b.event
   }

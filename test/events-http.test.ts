@@ -250,6 +250,8 @@ describe('POST /events/publish', () => {
       [JSON.stringify({ subject: 'a b', data: 1 }), {}, 400, 'SSE_ERR_PUBLISH_SUBJECT'],
       [JSON.stringify({ subject: 'a' }), {}, 400, 'SSE_ERR_PUBLISH_INVALID'],
       [JSON.stringify({ subject: 'a', data: 1, event: 'x\ny' }), {}, 400, 'SSE_ERR_PUBLISH_INVALID'],
+      [JSON.stringify({ subject: 'a', data: 1, event: 'reset' }), {}, 400, 'SSE_ERR_PUBLISH_INVALID'],
+      [JSON.stringify({ subject: 'a', data: 1, event: 'unauthorized' }), {}, 400, 'SSE_ERR_PUBLISH_INVALID'],
       [JSON.stringify([1]), {}, 400, 'SSE_ERR_PUBLISH_INVALID'],
       ['{not json', {}, 400, 'SSE_ERR_PUBLISH_INVALID'],
       [JSON.stringify({ subject: 'a', data: 'x'.repeat(2000) }), {}, 413, 'SSE_ERR_PUBLISH_TOO_LARGE']

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { History, type HistoryLimits } from './history.js'
 import type { Bus, BusEvent, BusHandlers, BusHealth, PublishAck, PublishInput, ReplayOptions, ReplayResult } from './types.js'
-import { EVENT_NAME, formatEventId } from './types.js'
+import { formatEventId, isPublisherEventName } from './types.js'
 
 export interface MemoryBusOptions {
   history: HistoryLimits
@@ -47,7 +47,7 @@ export class MemoryBus implements Bus {
       seq,
       subject: msg.subject,
       data: msg.data,
-      ...(msg.event !== undefined && EVENT_NAME.test(msg.event) ? { event: msg.event } : {})
+      ...(isPublisherEventName(msg.event) ? { event: msg.event } : {})
     }
     this.#history.append(ev)
     this.#handlers?.onEvent(ev)

@@ -8,9 +8,9 @@ import {
   connect, credsAuthenticator, headers as natsHeaders,
   type ConnectionOptions, type MsgHdrs, type NatsConnection
 } from 'nats'
-import { EVENT_NAME, formatEventId, type BusEvent } from './types.js'
+import { formatEventId, isPublisherEventName, type BusEvent } from './types.js'
 
-/** Header carrying the SSE event name; validated against EVENT_NAME, dropped when it does not match. */
+/** Header carrying the SSE event name; dropped unless isPublisherEventName (grammar, not reserved). */
 export const EVENT_HEADER = 'Sse-Event'
 
 export const DEFAULT_RECONNECT_WAIT_MS = 1000
@@ -119,14 +119,14 @@ export function makeEvent (epoch: string, seq: number, subject: string, data: st
     seq,
     subject,
     data,
-    ...(name !== undefined && name !== '' && EVENT_NAME.test(name) ? { event: name } : {})
+    ...(isPublisherEventName(name) ? { event: name } : {})
   }
 }
 
 export function publishHeaders (event: string | undefined, msgId?: string): MsgHdrs | undefined {
   if (event === undefined && msgId === undefined) return undefined
   const h = natsHeaders()
-  if (event !== undefined && EVENT_NAME.test(event)) h.set(EVENT_HEADER, event)
+  if (isPublisherEventName(event)) h.set(EVENT_HEADER, event)
   if (msgId !== undefined) h.set('Nats-Msg-Id', msgId)
   return h
 }

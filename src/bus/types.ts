@@ -89,6 +89,17 @@ export interface Bus {
 /** Publisher-supplied SSE event names must match this, or are dropped. */
 export const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,64}$/
 
+/**
+ * Event names the gateway itself sends on a stream. A publisher may not use them: on a plain EventSource an
+ * event named `reset` or `unauthorized` would be indistinguishable from the gateway's own signal.
+ */
+export const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set(['reset', 'ready', 'busy', 'unavailable', 'unauthorized', 'error'])
+
+/** True for a name a publisher may give an event: matches EVENT_NAME and is not reserved by the gateway. */
+export function isPublisherEventName (name: unknown): name is string {
+  return typeof name === 'string' && EVENT_NAME.test(name) && !RESERVED_EVENT_NAMES.has(name)
+}
+
 /** Splits `<epoch>.<seq>`; returns undefined for anything malformed. */
 export function parseEventId (id: string): { epoch: string, seq: number } | undefined {
   if (typeof id !== 'string' || id.length > 64) return undefined

@@ -31,7 +31,6 @@ async function sseGateway (fastify: FastifyInstance, opts: SseGatewayOptions): P
   await fastify.register(sseEventsPlugin, auth === undefined
     ? events
     : {
-        maxConnectionsPerUser: auth.maxConnectionsPerUser,
         ...events,
         authenticate: events.authenticate ?? auth.authenticate,
         authorize: events.authorize ?? auth.authorize,

@@ -20,7 +20,7 @@ describe('authConfigFromEnv', () => {
     const c = authConfigFromEnv({})
     expect(c).toMatchObject({
       strategy: 'none', cookieNames: ['sessionid'], allow: ['>'], origins: [], trustProxy: false,
-      revalidateMs: 60_000, revalidateGraceMs: 300_000, controlSubject: 'sse.control', maxConnectionsPerUser: 32,
+      revalidateMs: 60_000, revalidateGraceMs: 300_000, controlSubject: 'sse.control',
     })
   })
 
@@ -79,7 +79,6 @@ describe('authConfigFromEnv', () => {
     ['trust proxy not boolean', { SSE_TRUST_PROXY: 'maybe' }, 'SSE_TRUST_PROXY'],
     ['revalidate too small', { SSE_REVALIDATE_MS: '5' }, 'SSE_REVALIDATE_MS'],
     ['control subject wildcard', { SSE_CONTROL_SUBJECT: 'sse.>' }, 'SSE_CONTROL_SUBJECT'],
-    ['per-user cap zero', { SSE_MAX_CONNECTIONS_PER_USER: '0' }, 'SSE_MAX_CONNECTIONS_PER_USER'],
     ['short session hash key', { SSE_SESSION_HASH_KEY: 'short' }, 'SSE_SESSION_HASH_KEY'],
   ]
   it.each(bad)('%s → SSE_ERR_CONFIG', (_n, env, name) => {

@@ -34,6 +34,7 @@ describe('configuration from the environment', () => {
     [{ SSE_PORT: '70000' }, 'SSE_PORT'],
     [{ SSE_HEARTBEAT_MS: '5' }, 'SSE_HEARTBEAT_MS'],
     [{ SSE_MAX_TOPICS: '0' }, 'SSE_MAX_TOPICS'],
+    [{ SSE_MAX_CONNECTIONS_PER_USER: '0' }, 'SSE_MAX_CONNECTIONS_PER_USER'],
     [{ SSE_PUBLISH_TOKEN: 'short' }, 'SSE_PUBLISH_TOKEN'],
     [{ SSE_LOG_LEVEL: 'loud' }, 'SSE_LOG_LEVEL']
   ]

@@ -19,7 +19,6 @@ export type AuthStrategy = typeof AUTH_STRATEGIES[number]
 export const DEFAULT_REVALIDATE_MS = 60_000
 export const DEFAULT_REVALIDATE_GRACE_MS = 300_000
 export const DEFAULT_CONTROL_SUBJECT = 'sse.control'
-export const DEFAULT_MAX_CONNECTIONS_PER_USER = 32
 /** Signing secrets shorter than this are guessable offline from one cookie. */
 export const MIN_COOKIE_SECRET_LENGTH = 32
 
@@ -43,7 +42,6 @@ export interface AuthConfig {
   revalidateMs: number
   revalidateGraceMs: number
   controlSubject: string
-  maxConnectionsPerUser: number
   nodeEnv?: string
 }
 
@@ -107,7 +105,6 @@ export function authConfigFromEnv (env: Env = process.env): AuthConfig {
     revalidateMs: int(env, 'SSE_REVALIDATE_MS', DEFAULT_REVALIDATE_MS, 100, 86_400_000),
     revalidateGraceMs: int(env, 'SSE_REVALIDATE_GRACE_MS', DEFAULT_REVALIDATE_GRACE_MS, 0, 86_400_000),
     controlSubject: str(env, 'SSE_CONTROL_SUBJECT') ?? DEFAULT_CONTROL_SUBJECT,
-    maxConnectionsPerUser: int(env, 'SSE_MAX_CONNECTIONS_PER_USER', DEFAULT_MAX_CONNECTIONS_PER_USER, 1),
     ...(nodeEnv !== undefined ? { nodeEnv } : {}),
   }
   const hashKey = str(env, 'SSE_SESSION_HASH_KEY')

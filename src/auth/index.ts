@@ -43,7 +43,6 @@ export interface AuthRuntime {
   revalidateMs: number
   revalidateGraceMs: number
   controlSubject: string
-  maxConnectionsPerUser: number
   cookieNames: readonly string[]
   /** Warnings to log once at start-up (e.g. SSE_AUTH=none). */
   warnings: string[]
@@ -132,7 +131,6 @@ export function createAuthFromConfig (cfg: AuthConfig): AuthRuntime {
     revalidateMs: cfg.revalidateMs,
     revalidateGraceMs: cfg.revalidateGraceMs,
     controlSubject: cfg.controlSubject,
-    maxConnectionsPerUser: cfg.maxConnectionsPerUser,
     cookieNames: cfg.cookieNames,
     warnings,
     metrics,

@@ -182,7 +182,7 @@ describe('introspect strategy, end to end', () => {
 
   it('over the per-user cap → 200, a long retry, `event: busy`, close; the slot frees when a tab closes', async () => {
     dash.sessions.set('abc', { user: 'alice' })
-    const g = await gateway({ ...introspectEnv(), SSE_MAX_CONNECTIONS_PER_USER: '2' })
+    const g = await gateway(introspectEnv(), { maxConnectionsPerUser: 2 })
     const s1 = stream(g.url, '/events?topic=dashboard.user.alice.x', { cookie: 'sessionid=abc' })
     const s2 = stream(g.url, '/events?topic=dashboard.user.alice.x', { cookie: 'sessionid=abc' })
     await Promise.all([s1, s2].map(async (s) => await s.until(opened)))

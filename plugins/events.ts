@@ -224,7 +224,10 @@ async function sseEvents (fastify: FastifyInstance, opts: SseEventsOptions): Pro
 export function sendError (reply: FastifyReply, err: unknown, headers?: Record<string, string>): FastifyReply {
   const e = isGatewayError(err) ? err : new GatewayError('SSE_ERR_INTERNAL', [], { cause: err })
   if (headers !== undefined) reply.headers(headers)
-  return reply.code(e.statusCode).type('application/json; charset=utf-8').send(e.toJSON())
+  // Retry-later conditions are a 200 + typed event on a stream; a plain JSON answer (cursor, publish) says 503.
+  if (e.statusCode === 200) reply.code(503).header('Retry-After', '5')
+  else reply.code(e.statusCode)
+  return reply.type('application/json; charset=utf-8').send(e.toJSON())
 }
 
 export const sseEventsPlugin = fp(sseEvents, { fastify: '5.x', name: 'sse-gateway-events' })

@@ -270,3 +270,14 @@ describe('POST /events/publish', () => {
     expect(r.body.error.code).toBe('SSE_ERR_PUBLISH_DISABLED')
   })
 })
+
+describe('retry-later conditions outside a stream', () => {
+  it('answer GET /events/cursor with 503, Retry-After and the error body', async () => {
+    const { GatewayError } = await import('../src/errors.js')
+    const g = await gateway({ authenticate: async () => { throw new GatewayError('SSE_ERR_AUTH_UNAVAILABLE') } })
+    const res = await fetch(`${g.url}/events/cursor`)
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toBe('5')
+    expect((await res.json()).error.code).toBe('SSE_ERR_AUTH_UNAVAILABLE')
+  })
+})

@@ -3,12 +3,11 @@
  * One request waits (up to a capped timeout) for the events after a cursor and answers with all of them at once.
  * Same replay and `reset` semantics as a stream: subscribe live first, replay, merge without gap or duplicate.
  */
-import type { BusEvent, ReplayResult } from './bus/types.js'
+import type { Bus, BusEvent, ReplayResult } from './bus/types.js'
 import { parseEventId } from './bus/types.js'
 import type { Principal } from './auth/types.js'
 import type { ResetReason } from './errors.js'
 import type { Hub, Subscriber } from './hub.js'
-import type { Bus } from './bus/types.js'
 import { envelopeData } from './encoder.js'
 
 export interface PollRequest {
@@ -62,7 +61,6 @@ export interface PollContext {
   hub: Hub
   bus: Bus
 }
-
 
 /**
  * Answers one long-poll. `signal` aborts the wait (client gone, server closing): the answer is then whatever

@@ -23,3 +23,23 @@ describe('error registry', () => {
     expect(e.toJSON()).toEqual({ error: { code: 'SSE_ERR_TOPIC_INVALID', message: 'topic "a..b" is not a valid subject: empty_token' } })
   })
 })
+
+describe('configuration reference', () => {
+  it('documents every SSE_* variable the code reads in the README', async () => {
+    const { readdirSync } = await import('node:fs')
+    const { join } = await import('node:path')
+    const root = new URL('..', import.meta.url).pathname
+    const files: string[] = []
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(dir, e.name))
+        else if (e.name.endsWith('.ts')) files.push(join(root, dir, e.name))
+      }
+    }
+    for (const dir of ['src', 'plugins', 'bin']) walk(dir)
+    const vars = new Set<string>()
+    for (const f of files) for (const m of readFileSync(f, 'utf8').matchAll(/'(SSE_[A-Z0-9_]+)'/g)) vars.add(m[1])
+    expect(vars.size).toBeGreaterThan(20)
+    expect([...vars].filter(v => !readme.includes(`\`${v}\``))).toEqual([])
+  })
+})

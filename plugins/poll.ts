@@ -74,6 +74,7 @@ async function ssePoll (fastify: FastifyInstance, opts: SsePollOptions): Promise
         replayLimit: options.replayLimit,
       }, ac.signal, linger)
       if (reply.raw.destroyed) return reply
+      if (result.revoked === true) return sendError(reply, new GatewayError('SSE_ERR_AUTH_REQUIRED'), admitted.headers)
       if (admitted.headers !== undefined) reply.headers(admitted.headers)
       // Each answer is one user's events: never stored by a shared cache.
       return reply.header('cache-control', 'no-store, private').type('application/json; charset=utf-8').send(pollResultJson(result))

@@ -21,6 +21,8 @@ export interface Subscriber {
   deliver (ev: BusEvent): void
   /** Called when the bus reports that events may have been missed. */
   gap? (cursor: string): void
+  /** Ends a waiting request (not a stream) whose session was revoked; streams are closed through the gateway. */
+  revoke? (): void
 }
 
 /** Something with pending bytes the hub flushes once per event-loop turn. */

@@ -27,6 +27,8 @@ export interface PollResult {
   events: BusEvent[]
   /** The cursor to send as `lastEventId` on the next poll. */
   lastEventId: string
+  /** The session was revoked while the poll waited: answer 401, as the next request would get. */
+  revoked?: boolean
 }
 
 /** Events that arrive together (one publish burst) are answered together rather than one per request. */
@@ -39,6 +41,7 @@ class PollWaiter implements Subscriber {
   /** Live events, in bus order. */
   readonly live: BusEvent[] = []
   gapCursor: string | undefined
+  revoked = false
   wake: (() => void) | undefined
 
   constructor (req: PollRequest) {
@@ -53,6 +56,11 @@ class PollWaiter implements Subscriber {
 
   gap (cursor: string): void {
     this.gapCursor = cursor
+    this.wake?.()
+  }
+
+  revoke (): void {
+    this.revoked = true
     this.wake?.()
   }
 }
@@ -107,7 +115,7 @@ export async function longPoll (ctx: PollContext, req: PollRequest, signal?: Abo
       }
     }
     take()
-    if (out.length === 0 && reset === undefined && waiter.gapCursor === undefined && req.timeoutMs > 0 && signal?.aborted !== true) {
+    if (out.length === 0 && reset === undefined && waiter.gapCursor === undefined && !waiter.revoked && req.timeoutMs > 0 && signal?.aborted !== true) {
       await new Promise<void>((resolve) => {
         let coalescing: NodeJS.Timeout | undefined
         const done = (): void => {
@@ -129,6 +137,7 @@ export async function longPoll (ctx: PollContext, req: PollRequest, signal?: Abo
       // The bus may have missed events (core NATS reconnect): say so, as a stream would.
       reset = { reason: 'gap', cursor: waiter.gapCursor }
     }
+    if (waiter.revoked) return { events: [], lastEventId: after, revoked: true }
     const last = out.length > 0 ? out[out.length - 1].id : after
     return { ...(reset !== undefined ? { reset } : {}), events: out, lastEventId: last }
   } finally {

@@ -126,6 +126,19 @@ describe('introspect strategy, end to end', () => {
     expect(dash.calls).toBe(calls + 1)
   })
 
+  it('a revocation also answers a waiting long-poll of that user with 401, at once', async () => {
+    dash.sessions.set('p1', { user: 'alice' })
+    const g = await gateway({ ...introspectEnv(), SSE_REVALIDATE_MS: '60000', SSE_INTROSPECT_TTL_MS: '60000' })
+    const t0 = Date.now()
+    const poll = fetch(`${g.url}/events/poll?topic=dashboard.user.alice.x&timeout=20`, { headers: { cookie: 'sessionid=p1' } })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect(await publish(g.url, 'sse.control', { user: 'alice' })).toBe(200)
+    const res = await poll
+    expect(res.status).toBe(401)
+    expect((await res.json()).error.code).toBe('SSE_ERR_AUTH_REQUIRED')
+    expect(Date.now() - t0).toBeLessThan(5000)
+  })
+
   it('a revocation by session hash ends only that session', async () => {
     dash.sessions.set('a1', { user: 'alice' })
     dash.sessions.set('a2', { user: 'alice' })

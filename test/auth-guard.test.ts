@@ -15,7 +15,7 @@ function fakeGateway (conns: FakeConn[]): GuardedGateway & { scans: number } {
       for (const c of conns) if (!c.closed && pred(c)) { c.closed = true; c.event = event; n++ }
       return n
     },
-    hub: { add: () => {}, remove: () => {} },
+    hub: { add: () => {}, remove: () => {}, subscribers: () => [] },
   }
   return gw
 }

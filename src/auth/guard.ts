@@ -21,7 +21,7 @@ export interface GuardedConnection { readonly principal?: Principal, readonly to
 export interface GuardedGateway {
   connections: () => Iterable<GuardedConnection>
   closeWhere: (pred: (c: any) => boolean, reason: CloseReason, event: string, body: unknown) => number
-  hub: { add: (s: Subscriber) => void, remove: (s: Subscriber) => void }
+  hub: { add: (s: Subscriber) => void, remove: (s: Subscriber) => void, subscribers: () => Iterable<Subscriber> }
 }
 
 export interface GuardOptions {
@@ -111,6 +111,12 @@ export class SessionGuard {
       if (p === undefined) return false
       return (r.user !== undefined && p.user === r.user) || (r.session !== undefined && p.session === r.session)
     }, 'revoked', 'unauthorized', UNAUTHORIZED_BODY)
+    // Waiting long-polls are hub subscribers, not streams: end them too, so none outlives the revocation.
+    for (const sub of this.#gw.hub.subscribers()) {
+      const p = sub.principal
+      if (sub.revoke !== undefined && p !== undefined &&
+        ((r.user !== undefined && p.user === r.user) || (r.session !== undefined && p.session === r.session))) sub.revoke()
+    }
     this.stats.closedRevoked += n
     // Only hashes and ids are logged, never cookies.
     this.#o.log?.info({ user: r.user, session: r.session, closed: n }, 'revocation')

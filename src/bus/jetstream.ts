@@ -14,14 +14,14 @@
  *   when one topic is asked for), bounded by `limit`.
  */
 import {
-  AckPolicy, DeliverPolicy, Events, StorageType, createInbox, isFlowControlMsg, isHeartbeatMsg, nanos,
+  AckPolicy, DeliverPolicy, StorageType, createInbox, isFlowControlMsg, isHeartbeatMsg, nanos,
   type JetStreamClient, type JetStreamManager, type Msg, type NatsConnection, type StreamInfo, type Subscription
 } from 'nats'
 import { GatewayError } from '../errors.js'
 import { coversSubject } from '../subject.js'
 import { matchesAny } from './history.js'
 import {
-  drainConnection,
+  drainConnection, watchStatus,
   connectWithin, consoleLogger, redactUrl, encodeText, jitter, makeEvent, patternsOverlap, PayloadGuard, publishHeaders, sleep,
   type BusLogger, type NatsConnectOptions
 } from './nats-common.js'
@@ -223,20 +223,11 @@ export class JetStreamBus implements Bus {
   }
 
   async #watch (nc: NatsConnection): Promise<void> {
-    for await (const s of nc.status()) {
-      if (s.type === Events.Disconnect) {
-        this.#log.warn({ server: s.data }, 'NATS disconnected; reconnecting')
-        this.#setState('reconnecting')
-      } else if (s.type === Events.Reconnect) {
-        this.#log.info({ server: s.data }, 'NATS reconnected; resuming the stream after the last delivered sequence')
-        this.#setState('connected')
-        this.#reset('reconnect')
-      } else if (s.type === Events.LDM) {
-        this.#log.warn({ server: s.data }, 'NATS server entering lame-duck mode')
-      } else if (s.type === Events.Error) {
-        this.#log.warn({ err: s.data }, 'NATS async error')
-      }
-    }
+    await watchStatus(nc, this.#log, {
+      disconnect: () => { this.#setState('reconnecting') },
+      reconnect: () => { this.#setState('connected'); this.#reset('reconnect') },
+      reconnectMsg: 'NATS reconnected; resuming the stream after the last delivered sequence'
+    })
   }
 
   #setState (state: BusState): void {

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import {
-  connect, credsAuthenticator, headers as natsHeaders,
+  connect, credsAuthenticator, Events, headers as natsHeaders,
   type ConnectionOptions, type MsgHdrs, type NatsConnection
 } from 'nats'
 import { formatEventId, isPublisherEventName, type BusEvent } from './types.js'
@@ -177,4 +177,25 @@ export async function drainConnection (nc: NatsConnection, timeoutMs = DRAIN_TIM
     clearTimeout(timer)
   }
   if (!nc.isClosed()) await nc.close().catch(() => {})
+}
+
+/**
+ * Follows a connection's status until it closes: logs what an operator needs and calls `onDisconnect` /
+ * `onReconnect`, where each bus does its own recovery (a gap for core NATS, a resume for JetStream).
+ */
+export async function watchStatus (nc: NatsConnection, log: BusLogger,
+  on: { disconnect: () => void, reconnect: () => void, reconnectMsg: string }): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === Events.Disconnect) {
+      log.warn({ server: s.data }, 'NATS disconnected; reconnecting')
+      on.disconnect()
+    } else if (s.type === Events.Reconnect) {
+      log.info({ server: s.data }, on.reconnectMsg)
+      on.reconnect()
+    } else if (s.type === Events.LDM) {
+      log.warn({ server: s.data }, 'NATS server entering lame-duck mode')
+    } else if (s.type === Events.Error) {
+      log.warn({ err: s.data }, 'NATS async error')
+    }
+  }
 }

@@ -6,13 +6,13 @@
  * After a reconnect, messages published during the outage are gone (core NATS is at-most-once), so the bus
  * reports a `gap`: every stream is reset and old cursors are refused from then on.
  */
-import { Events, type Msg, type NatsConnection, type Subscription } from 'nats'
+import { type Msg, type NatsConnection, type Subscription } from 'nats'
 import { GatewayError } from '../errors.js'
 import { matchSubject as matchesPattern } from '../subject.js'
 import { History, type HistoryLimits } from './history.js'
 import { newEpoch } from './memory.js'
 import {
-  drainConnection,
+  drainConnection, watchStatus,
   connectWithin, consoleLogger, redactUrl, encodeText, EVENT_HEADER, makeEvent, patternsOverlap, PayloadGuard, publishHeaders,
   type BusLogger, type NatsConnectOptions
 } from './nats-common.js'
@@ -129,20 +129,11 @@ export class NatsCoreBus implements Bus {
   }
 
   async #watch (nc: NatsConnection): Promise<void> {
-    for await (const s of nc.status()) {
-      if (s.type === Events.Disconnect) {
-        this.#log.warn({ server: s.data }, 'NATS disconnected; reconnecting')
-        this.#setState('reconnecting')
-      } else if (s.type === Events.Reconnect) {
-        this.#log.info({ server: s.data }, 'NATS reconnected')
-        this.#setState('connected')
-        this.#gap()
-      } else if (s.type === Events.LDM) {
-        this.#log.warn({ server: s.data }, 'NATS server entering lame-duck mode')
-      } else if (s.type === Events.Error) {
-        this.#log.warn({ err: s.data }, 'NATS async error')
-      }
-    }
+    await watchStatus(nc, this.#log, {
+      disconnect: () => { this.#setState('reconnecting') },
+      reconnect: () => { this.#setState('connected'); this.#gap() },
+      reconnectMsg: 'NATS reconnected'
+    })
   }
 
   /** Messages published while disconnected are lost: skip a sequence number and refuse every older cursor. */

@@ -34,6 +34,11 @@ export function bench (name, fn, { batch = 1000, ops = 1 } = {}) {
     for (let i = 0; i < batch; i++) use(fn(i))
     rates.push((batch * ops) / ((performance.now() - a) / 1000))
   }
+  return record(name, rates)
+}
+
+/** The median rate of the samples, recorded and printed. */
+function record (name, rates) {
   rates.sort((x, y) => x - y)
   const opsPerSec = Math.round(rates[rates.length >> 1])
   const r = { name, opsPerSec, nsPerOp: +(1e9 / opsPerSec).toFixed(1), samples: rates.length }
@@ -52,12 +57,7 @@ export async function benchAsync (name, fn, { batch = 20, ops = 1 } = {}) {
     for (let i = 0; i < batch; i++) use(await fn(i))
     rates.push((batch * ops) / ((performance.now() - a) / 1000))
   }
-  rates.sort((x, y) => x - y)
-  const opsPerSec = Math.round(rates[rates.length >> 1])
-  const r = { name, opsPerSec, nsPerOp: +(1e9 / opsPerSec).toFixed(1), samples: rates.length }
-  results.push(r)
-  console.error(`${name.padEnd(72)} ${String(opsPerSec).padStart(12)} ops/s ${String(r.nsPerOp).padStart(10)} ns/op`)
-  return r
+  return record(name, rates)
 }
 
 export function done () {
